@@ -1,0 +1,41 @@
+"""zenml-kf: ML pipelines as plain Python functions, run locally or compiled to Kubeflow.
+
+Names are resolved on first use so `import zenml_kf` (and `zenml --help`) stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"  # keep in step with pyproject.toml
+
+_EXPORTS = {
+    "step": "zenml_kf.steps.step",
+    "BaseStepConfig": "zenml_kf.steps.config",
+    "Output": "zenml_kf.steps.output",
+    "pipeline": "zenml_kf.pipelines.pipeline",
+    "Repository": "zenml_kf.repository",
+    "BaseMaterializer": "zenml_kf.materializers.base",
+    "register_materializer": "zenml_kf.materializers.registry",
+}
+
+if TYPE_CHECKING:
+    from zenml_kf.materializers.base import BaseMaterializer
+    from zenml_kf.materializers.registry import register_materializer
+    from zenml_kf.pipelines.pipeline import pipeline
+    from zenml_kf.repository import Repository
+    from zenml_kf.steps.config import BaseStepConfig
+    from zenml_kf.steps.output import Output
+    from zenml_kf.steps.step import step
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zenml_kf' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

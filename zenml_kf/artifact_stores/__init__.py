@@ -1,0 +1,1 @@
+"""Artifact stores: where artifact bytes live (a local folder, GCS, S3)."""

@@ -1,0 +1,42 @@
+"""The artifact store contract: materializers read and write local folders, stores move bytes.
+
+An artifact is a folder at a URI under the store's root, laid out as KFP lays out its
+pipeline root (`<root>/<pipeline>/<run>/<step>/<output>`). Writers get a staging folder
+that becomes visible at the URI only when the write finished, so no reader ever sees a
+half-written artifact, and an existing URI is never overwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import ClassVar
+
+from zenml_kf.stack.component import ComponentType, StackComponent
+
+
+class BaseArtifactStore(StackComponent):
+    TYPE: ClassVar[ComponentType] = ComponentType.ARTIFACT_STORE
+
+    @property
+    def root_uri(self) -> str:
+        raise NotImplementedError
+
+    def artifact_uri(self, pipeline: str, run_id: str, step: str, output: str) -> str:
+        return "/".join((self.root_uri.rstrip("/"), pipeline, run_id, step, output))
+
+    def exists(self, uri: str) -> bool:
+        raise NotImplementedError
+
+    def reading(self, uri: str) -> AbstractContextManager[Path]:
+        """A local folder holding the artifact's files for the duration of the block."""
+        raise NotImplementedError
+
+    def writing(self, uri: str) -> AbstractContextManager[Path]:
+        """A local folder to fill; published at `uri` only if the block exits cleanly."""
+        raise NotImplementedError
+
+
+def iter_files(folder: Path) -> Iterator[Path]:
+    return (p for p in sorted(folder.rglob("*")) if p.is_file())

@@ -1,0 +1,39 @@
+"""The `zenml` command. Every module on this path imports only typer at the top, so
+`zenml --help` stays fast; each command imports what it needs when it runs."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from zenml_kf.cli import basics, runs, stack
+from zenml_kf.cli.components import component_app
+from zenml_kf.exceptions import ZenMLKFError
+from zenml_kf.stack.types import ComponentType
+
+app = typer.Typer(
+    name="zenml",
+    help="ML pipelines as plain Python functions: run them locally, compile them to Kubeflow Pipelines.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("init")(basics.init)
+app.command("run")(basics.run)
+app.command("version")(basics.version)
+app.add_typer(runs.app, name="runs")
+app.add_typer(stack.app, name="stack")
+for _type in ComponentType:
+    app.add_typer(component_app(_type), name=_type.cli_name)
+
+
+def main() -> None:
+    try:
+        app()
+    except ZenMLKFError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("Aborted.", file=sys.stderr)
+        sys.exit(130)

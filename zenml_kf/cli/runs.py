@@ -1,0 +1,83 @@
+"""`zenml runs list|describe`: what ran, from the stack's ML Metadata store."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from zenml_kf.cli.output import echo, format_duration, print_table
+
+if TYPE_CHECKING:
+    from zenml_kf.metadata.views import PipelineRunView
+
+app = typer.Typer(help="Inspect pipeline runs recorded in the stack's metadata store.", no_args_is_help=True)
+
+StackOption = Annotated[
+    str | None, typer.Option("--stack", "-s", help="Read the runs of this stack instead of the active one.")
+]
+
+
+@app.command("list")
+def list_runs(
+    pipeline: Annotated[str | None, typer.Option("--pipeline", "-p", help="Only runs of this pipeline.")] = None,
+    stack: StackOption = None,
+) -> None:
+    """List runs, newest last, with their status and how many steps were cached."""
+    from zenml_kf.repository import Repository
+
+    runs = Repository().metadata(stack).runs(pipeline)
+    rows = []
+    for run in runs:
+        steps = run.steps.values()
+        cached = sum(1 for s in steps if s.is_cached)
+        rows.append(
+            (run.id, run.pipeline_name, run.status.value, run.created.strftime("%Y-%m-%d %H:%M:%S"),
+             f"{len(steps)} ({cached} cached)")  # fmt: skip
+        )
+    if not rows:
+        echo("No runs yet; start one with 'zenml run path/to/file.py:pipeline'.")
+        return
+    print_table("Runs", ["run", "pipeline", "status", "created (UTC)", "steps"], rows)
+
+
+@app.command("describe")
+def describe_run(
+    run: Annotated[str, typer.Argument(help="Run id (or a unique prefix of it).")],
+    stack: StackOption = None,
+) -> None:
+    """Show a run's steps (status, cache, duration) and the artifacts they produced."""
+    from zenml_kf.repository import Repository
+
+    print_run(Repository().metadata(stack).run(run))
+
+
+def print_run(run: PipelineRunView) -> None:
+    git = run.git_commit[:12] if run.git_commit else "unknown"
+    if run.git_dirty:
+        git += " (uncommitted changes)"
+    echo(
+        f"Run [bold]{run.id}[/bold] of pipeline {run.pipeline_name}: {run.status.value}"
+        f"\nstack {run.stack.get('name', '?')}, git {git}"
+    )
+    steps = list(run.steps.values())
+    print_table(
+        "Steps",
+        ["step", "status", "cached", "duration", "parameters", "outputs"],
+        [
+            (s.name, s.status.value, "yes" if s.is_cached else "no", format_duration(s.duration),
+             ", ".join(f"{k}={v}" for k, v in s.parameters.items()),
+             ", ".join(f"{n}: {a.data_type}" for n, a in s.outputs.items()))  # fmt: skip
+            for s in steps
+        ],
+    )
+    artifacts = [(s.name, n, a) for s in steps for n, a in s.outputs.items()]
+    if artifacts:
+        print_table(
+            "Artifacts",
+            ["step", "output", "type", "materializer", "uri"],
+            [(step, name, a.artifact_type, a.materializer.rpartition(":")[2], a.uri) for step, name, a in artifacts],
+        )
+    failed = [s for s in steps if s.error]
+    for s in failed:
+        echo(f"[red]{s.name}[/red]: {s.error}")

@@ -1,0 +1,29 @@
+"""Loads the pipeline a CLI command names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from zenml_kf.exceptions import SourceError
+
+if TYPE_CHECKING:
+    from zenml_kf.pipelines.pipeline import Pipeline
+
+
+def load_pipeline(target: str, root: Path) -> Pipeline:
+    from zenml_kf.pipelines.pipeline import Pipeline, PipelineDefinition
+    from zenml_kf.source import load_target
+
+    obj = load_target(target, root)
+    if isinstance(obj, PipelineDefinition):
+        raise SourceError(
+            f"'{target}' is the pipeline function '{obj.name}', not a pipeline instance; "
+            f"point at one made by calling it with steps, e.g. p = {obj.name}(step_a=step_a(), ...)"
+        )
+    if not isinstance(obj, Pipeline):
+        raise SourceError(
+            f"'{target}' is a {type(obj).__name__}, not a pipeline instance; point at one made "
+            "with p = my_pipeline(...)"
+        )
+    return obj

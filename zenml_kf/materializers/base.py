@@ -1,0 +1,28 @@
+"""The materializer contract: turn one Python value into files in a folder, and back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+MetadataValue = str | int | float | bool
+
+
+class BaseMaterializer:
+    """Writes and reads one artifact in a local folder the artifact store provides.
+
+    Subclasses are stateless. `ARTIFACT_TYPE` is the KFP schema title the artifact is
+    recorded under (`system.Dataset`, `system.Model`, ...), which decides how the KFP UI
+    shows it. `extract_metadata` returns small facts (shape, value) worth recording.
+    """
+
+    ARTIFACT_TYPE: ClassVar[str] = "system.Artifact"
+
+    def save(self, data: Any, path: Path) -> None:
+        raise NotImplementedError
+
+    def load(self, path: Path, data_type: type) -> Any:
+        raise NotImplementedError
+
+    def extract_metadata(self, data: Any) -> dict[str, MetadataValue]:
+        return {}

@@ -1,0 +1,1 @@
+"""ML Metadata: the store component, run records and the post-run views."""

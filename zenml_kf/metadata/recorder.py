@@ -1,0 +1,225 @@
+"""Writes runs to MLMD the way KFP's launcher does, plus zenml-kf's own properties.
+
+Layout (KFP backend 2.5.0 conventions): a `system.Pipeline` context per pipeline with a
+child `system.PipelineRun` context per run; a root `system.DAGExecution` whose state is
+the run's status; one `system.ContainerExecution` per step with `task_name`,
+`display_name`, `cache_fingerprint`, `cached_execution_id`, `inputs` and `parent_dag_id`;
+artifacts typed by schema title with `display_name` = output name; INPUT/OUTPUT events
+keyed by input/output name. Every call here is made by one thread per run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from zenml_kf.metadata.values import get_value, set_value
+
+if TYPE_CHECKING:
+    from ml_metadata.metadata_store import MetadataStore
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+PIPELINE_CONTEXT = "system.Pipeline"
+RUN_CONTEXT = "system.PipelineRun"
+CONTAINER_EXECUTION = "system.ContainerExecution"
+DAG_EXECUTION = "system.DAGExecution"
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    pipeline_context: pb.Context
+    run_context: pb.Context
+    dag_execution: pb.Execution
+
+
+@dataclass(frozen=True)
+class NewArtifact:
+    """An output written to the store, to be recorded as it is published."""
+
+    name: str
+    uri: str
+    artifact_type: str
+    materializer: str
+    data_type: str
+    metadata: dict[str, Any]
+
+
+class MetadataRecorder:
+    def __init__(self, store: MetadataStore) -> None:
+        from ml_metadata.proto import metadata_store_pb2
+
+        self._store = store
+        self._pb = metadata_store_pb2
+        self._type_ids: dict[tuple[str, str], int] = {}
+
+    def _type_id(self, kind: str, name: str) -> int:
+        key = (kind, name)
+        if key not in self._type_ids:
+            pb_ = self._pb
+            if kind == "context":
+                self._type_ids[key] = self._store.put_context_type(pb_.ContextType(name=name))
+            elif kind == "execution":
+                self._type_ids[key] = self._store.put_execution_type(pb_.ExecutionType(name=name))
+            else:
+                self._type_ids[key] = self._store.put_artifact_type(pb_.ArtifactType(name=name))
+        return self._type_ids[key]
+
+    def _contexts(self, run: RunRecord) -> list[pb.Context]:
+        return [run.pipeline_context, run.run_context]
+
+    def start_run(
+        self, pipeline_name: str, run_id: str, pipeline_root: str, properties: dict[str, Any]
+    ) -> RunRecord:
+        pb_ = self._pb
+        pipeline_type = self._type_id("context", PIPELINE_CONTEXT)
+        pipeline_ctx = self._store.get_context_by_type_and_name(PIPELINE_CONTEXT, pipeline_name)
+        if pipeline_ctx is None:
+            pipeline_ctx = pb_.Context(type_id=pipeline_type, name=pipeline_name)
+            [pipeline_ctx.id] = self._store.put_contexts([pipeline_ctx])
+        run_ctx = pb_.Context(type_id=self._type_id("context", RUN_CONTEXT), name=run_id)
+        for key, value in {
+            "namespace": "",
+            "resource_name": run_id,
+            "pipeline_root": pipeline_root,
+            **properties,
+        }.items():
+            set_value(run_ctx.custom_properties, key, value)
+        [run_ctx.id] = self._store.put_contexts([run_ctx])
+        self._store.put_parent_contexts([pb_.ParentContext(child_id=run_ctx.id, parent_id=pipeline_ctx.id)])
+        dag = pb_.Execution(
+            type_id=self._type_id("execution", DAG_EXECUTION), last_known_state=pb_.Execution.RUNNING
+        )
+        set_value(dag.custom_properties, "display_name", run_id)
+        set_value(dag.custom_properties, "task_name", "")
+        set_value(dag.custom_properties, "started_at", time.time())
+        run = RunRecord(run_id, pipeline_ctx, run_ctx, dag)
+        dag.id = self._store.put_execution(dag, [], self._contexts(run))[0]
+        return run
+
+    def finish_run(self, run: RunRecord, failed: bool) -> None:
+        pb_ = self._pb
+        run.dag_execution.last_known_state = pb_.Execution.FAILED if failed else pb_.Execution.COMPLETE
+        set_value(run.dag_execution.custom_properties, "finished_at", time.time())
+        self._store.put_execution(run.dag_execution, [], self._contexts(run))
+
+    def start_step(self, run: RunRecord, task_name: str, properties: dict[str, Any]) -> pb.Execution:
+        execution = self._new_execution(run, task_name, properties, self._pb.Execution.RUNNING)
+        execution.id = self._store.put_execution(execution, [], self._contexts(run))[0]
+        return execution
+
+    def _new_execution(
+        self, run: RunRecord, task_name: str, properties: dict[str, Any], state: int
+    ) -> pb.Execution:
+        execution = self._pb.Execution(
+            type_id=self._type_id("execution", CONTAINER_EXECUTION), last_known_state=state
+        )
+        for key, value in {
+            "display_name": task_name,
+            "task_name": task_name,
+            "parent_dag_id": run.dag_execution.id,
+            "image": "",
+            "pod_name": "",
+            "namespace": "",
+            "started_at": time.time(),
+            **properties,
+        }.items():
+            set_value(execution.custom_properties, key, value)
+        return execution
+
+    def publish_step(
+        self,
+        run: RunRecord,
+        execution: pb.Execution,
+        inputs: dict[str, pb.Artifact],
+        outputs: list[NewArtifact],
+    ) -> dict[str, pb.Artifact]:
+        """Mark the step complete and record its outputs and both kinds of events at once."""
+        pb_ = self._pb
+        new: dict[str, pb.Artifact] = {}
+        for out in outputs:
+            artifact = pb_.Artifact(
+                type_id=self._type_id("artifact", out.artifact_type), uri=out.uri, state=pb_.Artifact.LIVE
+            )
+            for key, value in {
+                **out.metadata,
+                "display_name": out.name,
+                "materializer": out.materializer,
+                "data_type": out.data_type,
+            }.items():
+                set_value(artifact.custom_properties, key, value)
+            new[out.name] = artifact
+        execution.last_known_state = pb_.Execution.COMPLETE
+        set_value(execution.custom_properties, "finished_at", time.time())
+        set_value(execution.custom_properties, "outputs", {n: a.uri for n, a in new.items()})
+        ids = self._put(run, execution, inputs, new)
+        for artifact, artifact_id in zip(new.values(), ids, strict=True):
+            artifact.id = artifact_id
+        return new
+
+    def record_cached(
+        self,
+        run: RunRecord,
+        task_name: str,
+        properties: dict[str, Any],
+        cached: pb.Execution,
+        inputs: dict[str, pb.Artifact],
+        outputs: dict[str, pb.Artifact],
+    ) -> pb.Execution:
+        """A cache hit: a CACHED execution pointing at the original execution and artifacts."""
+        execution = self._new_execution(run, task_name, properties, self._pb.Execution.CACHED)
+        set_value(execution.custom_properties, "cached_execution_id", str(cached.id))
+        set_value(execution.custom_properties, "finished_at", get_value(execution.custom_properties, "started_at"))
+        set_value(execution.custom_properties, "outputs", {n: a.uri for n, a in outputs.items()})
+        self._put(run, execution, inputs, outputs)
+        return execution
+
+    def fail_step(self, run: RunRecord, execution: pb.Execution, error: str) -> None:
+        execution.last_known_state = self._pb.Execution.FAILED
+        set_value(execution.custom_properties, "finished_at", time.time())
+        set_value(execution.custom_properties, "error", error)
+        self._store.put_execution(execution, [], self._contexts(run))
+
+    def _put(
+        self,
+        run: RunRecord,
+        execution: pb.Execution,
+        inputs: dict[str, pb.Artifact],
+        outputs: dict[str, pb.Artifact],
+    ) -> list[int]:
+        """put_execution; returns the ids of `outputs` in order."""
+        pb_ = self._pb
+        pairs = [(a, _event(pb_, pb_.Event.INPUT, name)) for name, a in inputs.items()]
+        pairs += [(a, _event(pb_, pb_.Event.OUTPUT, name)) for name, a in outputs.items()]
+        execution_id, artifact_ids, _ = self._store.put_execution(execution, pairs, self._contexts(run))
+        execution.id = execution_id
+        return list(artifact_ids[len(inputs) :])
+
+    def find_cached(self, cache_key: str) -> tuple[pb.Execution, dict[str, pb.Artifact]] | None:
+        """The newest completed execution with this fingerprint, and its output artifacts."""
+        import ml_metadata as mlmd
+
+        query = (
+            f"custom_properties.cache_fingerprint.string_value = {json.dumps(cache_key)} "
+            "AND last_known_state = COMPLETE"
+        )
+        found = self._store.get_executions(
+            list_options=mlmd.ListOptions(
+                filter_query=query, limit=1, order_by=mlmd.OrderByField.CREATE_TIME, is_asc=False
+            )
+        )
+        if not found:
+            return None
+        execution = found[0]
+        events = self._store.get_events_by_execution_ids([execution.id])
+        names = {e.artifact_id: e.path.steps[0].key for e in events if e.type == self._pb.Event.OUTPUT}
+        artifacts = self._store.get_artifacts_by_id(list(names))
+        return execution, {names[a.id]: a for a in artifacts}
+
+
+def _event(pb_: Any, kind: int, name: str) -> Any:
+    event = pb_.Event(type=kind)
+    event.path.steps.add().key = name
+    return event

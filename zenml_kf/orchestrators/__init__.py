@@ -1,0 +1,1 @@
+"""Orchestrators: where and how a pipeline's steps execute."""

@@ -1,0 +1,1 @@
+"""Pipelines: `@pipeline` and the serializable graph model."""

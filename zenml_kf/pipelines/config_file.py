@@ -1,0 +1,53 @@
+"""Run configuration files: YAML that overrides step parameters without touching code.
+
+    enable_cache: false            # optional, whole pipeline
+    steps:
+      trainer:
+        enable_cache: true         # optional, one step
+        parameters: {gamma: 0.01}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from zenml_kf.exceptions import ConfigFileError
+from zenml_kf.validation import describe
+
+
+class StepOverrides(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    parameters: dict[str, Any] = {}
+    enable_cache: bool | None = None
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enable_cache: bool | None = None
+    steps: dict[str, StepOverrides] = {}
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    import yaml
+
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise ConfigFileError(f"cannot read config file '{path}': {exc.strerror}; check the path") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigFileError(f"config file '{path}' is not valid YAML{where}; fix its syntax") from None
+    try:
+        return RunConfig.model_validate(raw or {})
+    except ValidationError as exc:
+        raise ConfigFileError(
+            f"config file '{path}' is malformed ({describe(exc)}); expected "
+            "'steps: {STEP: {parameters: {NAME: VALUE}}}'"
+        ) from None

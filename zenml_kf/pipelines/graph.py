@@ -1,0 +1,99 @@
+"""The pipeline graph: a plain, serializable description every backend reads.
+
+The local orchestrator, the KFP compiler and MLMD records all consume this model and
+nothing else, so a pipeline means the same thing wherever it runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OutputSpec(_Frozen):
+    name: str
+    data_type: str
+    # None: chosen from the returned value's type when the annotation cannot decide
+    # (Any, a Union), and recorded on the artifact then.
+    materializer: str | None
+    artifact_type: str = "system.Artifact"
+
+
+class InputSpec(_Frozen):
+    name: str
+    data_type: str
+    step: str
+    output: str
+
+
+class StepSpec(_Frozen):
+    name: str
+    step_name: str
+    source: str
+    code_hash: str
+    config_source: str | None = None
+    parameters: dict[str, Any] = {}
+    inputs: list[InputSpec] = []
+    outputs: list[OutputSpec] = []
+    enable_cache: bool = True
+
+    @property
+    def upstream(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for edge in self.inputs:
+            seen.setdefault(edge.step, None)
+        return list(seen)
+
+    def output(self, name: str) -> OutputSpec:
+        for out in self.outputs:
+            if out.name == name:
+                return out
+        raise KeyError(name)
+
+
+class PipelineGraph(_Frozen):
+    name: str
+    description: str | None = None
+    source: str | None = None
+    enable_cache: bool = True
+    steps: list[StepSpec]
+
+    @model_validator(mode="after")
+    def _check_edges(self) -> PipelineGraph:
+        """Steps are in topological order and every edge names an earlier step's output."""
+        seen: dict[str, StepSpec] = {}
+        for spec in self.steps:
+            if spec.name in seen:
+                raise ValueError(f"step name '{spec.name}' is used twice")
+            for edge in spec.inputs:
+                producer = seen.get(edge.step)
+                if producer is None:
+                    raise ValueError(
+                        f"input '{edge.name}' of step '{spec.name}' comes from '{edge.step}', "
+                        "which is not an earlier step (a cycle or a missing step)"
+                    )
+                if all(out.name != edge.output for out in producer.outputs):
+                    raise ValueError(f"step '{edge.step}' has no output '{edge.output}'")
+            seen[spec.name] = spec
+        return self
+
+    def step(self, name: str) -> StepSpec:
+        for spec in self.steps:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def downstream(self, name: str) -> set[str]:
+        """Every step that depends on `name`, directly or not."""
+        found: set[str] = set()
+        frontier = {name}
+        for spec in self.steps:
+            if frontier.intersection(spec.upstream):
+                found.add(spec.name)
+                frontier.add(spec.name)
+        return found

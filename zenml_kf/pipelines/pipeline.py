@@ -1,0 +1,269 @@
+"""`@pipeline`: a function that wires step instances; calling it gives a runnable pipeline."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
+
+from pydantic import ValidationError
+
+from zenml_kf.exceptions import ConfigFileError, PipelineInterfaceError
+from zenml_kf.materializers.registry import default_registry, load_materializer
+from zenml_kf.pipelines.builder import OutputHandle, PipelineBuilder, StepCall, building
+from zenml_kf.pipelines.config_file import RunConfig, load_run_config
+from zenml_kf.pipelines.graph import InputSpec, OutputSpec, PipelineGraph, StepSpec
+from zenml_kf.source import source_of, type_name
+from zenml_kf.steps.step import StepDefinition, StepInstance
+from zenml_kf.steps.type_check import concrete_type
+from zenml_kf.validation import describe
+
+if TYPE_CHECKING:
+    from zenml_kf.metadata.views import PipelineRunView
+
+
+class PipelineDefinition:
+    """What `@pipeline` returns; call it with step instances to get a `Pipeline`."""
+
+    def __init__(self, fn: Callable[..., Any], name: str | None = None, enable_cache: bool = True) -> None:
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.enable_cache = enable_cache
+        self.source = source_of(fn)
+        params = inspect.signature(fn).parameters.values()
+        for param in params:
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise PipelineInterfaceError(
+                    f"pipeline '{self.name}' takes *{param.name}; name each step argument"
+                )
+        self.step_args = [p.name for p in params]
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Pipeline:
+        instances = self._bind(args, kwargs)
+        builder = PipelineBuilder(self.name, instances)
+        with building(builder):
+            self.fn(**instances)
+        calls: dict[str, StepCall] = {}
+        for name, instance in instances.items():
+            if name in builder.calls:
+                continue
+            if instance.definition.signature.inputs:
+                raise PipelineInterfaceError(
+                    f"step '{name}' is never called in the body of pipeline '{self.name}'; "
+                    "call it with its inputs or remove the argument"
+                )
+            calls[name] = StepCall(name, instance, {})
+        calls.update(builder.calls)
+        return Pipeline(self, calls)
+
+    def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, StepInstance]:
+        if len(args) > len(self.step_args):
+            raise PipelineInterfaceError(
+                f"pipeline '{self.name}' takes {len(self.step_args)} steps but got {len(args)}"
+            )
+        bound = dict(zip(self.step_args, args, strict=False))
+        for key, value in kwargs.items():
+            if key not in self.step_args:
+                raise PipelineInterfaceError(
+                    f"pipeline '{self.name}' has no step argument '{key}'; its arguments are: "
+                    + ", ".join(self.step_args)
+                )
+            if key in bound:
+                raise PipelineInterfaceError(f"step argument '{key}' of pipeline '{self.name}' is given twice")
+            bound[key] = value
+        seen: dict[int, str] = {}
+        for key in self.step_args:
+            if key not in bound:
+                raise PipelineInterfaceError(
+                    f"pipeline '{self.name}' is missing step '{key}'; pass {key}=some_step()"
+                )
+            value = bound[key]
+            if isinstance(value, StepDefinition):
+                raise PipelineInterfaceError(
+                    f"argument '{key}' of pipeline '{self.name}' is the step '{value.name}' itself; "
+                    f"pass an instance: {key}={value.name}()"
+                )
+            if not isinstance(value, StepInstance):
+                raise PipelineInterfaceError(
+                    f"argument '{key}' of pipeline '{self.name}' is a {type(value).__name__}, not a "
+                    f"step instance; pass one, e.g. {key}=my_step()"
+                )
+            if id(value) in seen:
+                raise PipelineInterfaceError(
+                    f"the same step instance is passed as '{seen[id(value)]}' and '{key}' to pipeline "
+                    f"'{self.name}'; create one instance per argument"
+                )
+            seen[id(value)] = key
+        return bound
+
+    def __repr__(self) -> str:
+        return f"<pipeline {self.name}>"
+
+
+class Pipeline:
+    """A pipeline with its steps wired, ready to run or compile."""
+
+    def __init__(
+        self, definition: PipelineDefinition, calls: dict[str, StepCall], run_config: RunConfig | None = None
+    ) -> None:
+        self.definition = definition
+        self.calls = calls
+        self.run_config = run_config or RunConfig()
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def steps(self) -> dict[str, StepDefinition]:
+        return {name: call.instance.definition for name, call in self.calls.items()}
+
+    def with_config(self, config: str | Path | RunConfig) -> Pipeline:
+        """A copy with the overrides of a run configuration file (or model) applied."""
+        run_config = config if isinstance(config, RunConfig) else load_run_config(config)
+        where = f"config file '{config}'" if not isinstance(config, RunConfig) else "run config"
+        for step_name, overrides in run_config.steps.items():
+            call = self.calls.get(step_name)
+            if call is None:
+                raise ConfigFileError(
+                    f"{where} names step '{step_name}', which pipeline '{self.name}' does not have; "
+                    f"its steps are: {', '.join(self.calls)}"
+                )
+            cls = call.instance.definition.signature.config_class
+            fields = set(cls.model_fields) if cls is not None else set()
+            for param in overrides.parameters:
+                if param not in fields:
+                    known = ", ".join(sorted(fields)) or "none"
+                    raise ConfigFileError(
+                        f"{where} sets parameter '{param}' of step '{step_name}', which has no such "
+                        f"parameter; its parameters are: {known}"
+                    )
+        merged = RunConfig(
+            enable_cache=run_config.enable_cache
+            if run_config.enable_cache is not None
+            else self.run_config.enable_cache,
+            steps={**self.run_config.steps, **run_config.steps},
+        )
+        return Pipeline(self.definition, self.calls, merged)
+
+    @functools.cached_property
+    def graph(self) -> PipelineGraph:
+        """The serializable graph; parameters are validated here, once configs are final."""
+        pipeline_cache = (
+            self.run_config.enable_cache
+            if self.run_config.enable_cache is not None
+            else self.definition.enable_cache
+        )
+        specs = [self._step_spec(call, pipeline_cache) for call in self.calls.values()]
+        return PipelineGraph(
+            name=self.name,
+            description=inspect.getdoc(self.definition.fn),
+            source=self.definition.source,
+            enable_cache=pipeline_cache,
+            steps=specs,
+        )
+
+    def _step_spec(self, call: StepCall, pipeline_cache: bool) -> StepSpec:
+        definition = call.instance.definition
+        signature = definition.signature
+        overrides = self.run_config.steps.get(call.name)
+        step_cache = overrides.enable_cache if overrides and overrides.enable_cache is not None else None
+        if step_cache is None:
+            step_cache = definition.enable_cache if definition.enable_cache is not None else True
+        return StepSpec(
+            name=call.name,
+            step_name=definition.name,
+            source=definition.source,
+            code_hash=definition.code_hash,
+            config_source=source_of(signature.config_class) if signature.config_class else None,
+            parameters=self._parameters(call, overrides.parameters if overrides else {}),
+            inputs=[self._input_spec(call, key, handle) for key, handle in call.inputs.items()],
+            outputs=[self._output_spec(call, out, ann) for out, ann in signature.outputs.items()],
+            enable_cache=pipeline_cache and step_cache,
+        )
+
+    def _parameters(self, call: StepCall, overrides: dict[str, Any]) -> dict[str, Any]:
+        cls = call.instance.definition.signature.config_class
+        if cls is None:
+            return {}
+        base = call.instance.config.model_dump(mode="json") if call.instance.config else {}
+        try:
+            config = cls.model_validate({**base, **overrides})
+        except ValidationError as exc:
+            raise PipelineInterfaceError(
+                f"parameters of step '{call.name}' are invalid ({describe(exc)}); set them with "
+                f"{cls.__name__}(...) or in a config file"
+            ) from None
+        dumped: dict[str, Any] = config.model_dump(mode="json")
+        return dumped
+
+    def _input_spec(self, call: StepCall, key: str, handle: OutputHandle) -> InputSpec:
+        expected = call.instance.definition.signature.inputs[key]
+        _check_compatible(handle, expected, f"input '{key}' of step '{call.name}'")
+        return InputSpec(name=key, data_type=type_name(expected), step=handle.step, output=handle.output)
+
+    def _output_spec(self, call: StepCall, name: str, annotation: Any) -> OutputSpec:
+        override = call.instance.output_materializers.get(name)
+        concrete = concrete_type(annotation)
+        if override is not None:
+            materializer: str | None = source_of(override)
+        elif concrete is not None:
+            materializer = default_registry().resolve(concrete, f"output '{name}' of step '{call.name}'")
+        else:
+            materializer = None
+        artifact_type = load_materializer(materializer).ARTIFACT_TYPE if materializer else "system.Artifact"
+        return OutputSpec(
+            name=name, data_type=type_name(annotation), materializer=materializer, artifact_type=artifact_type
+        )
+
+    def run(self, stack: str | None = None) -> PipelineRunView:
+        """Run on the active stack (or the named one) and return the finished run.
+
+        Raises `StepFailedError` when a step fails; the run is recorded as failed.
+        """
+        from zenml_kf.repository import Repository
+
+        repository = Repository()
+        return repository.get_stack(stack).run(self, repository)
+
+    def __repr__(self) -> str:
+        return f"<pipeline {self.name} with steps {', '.join(self.calls)}>"
+
+
+def _check_compatible(handle: OutputHandle, expected: Any, where: str) -> None:
+    produced, wanted = concrete_type(handle.annotation), concrete_type(expected)
+    if produced is None or wanted is None or wanted is type(None):
+        return
+    if issubclass(produced, wanted) or (wanted is float and produced is int):
+        return
+    raise PipelineInterfaceError(
+        f"{where} expects {type_name(expected)} but output '{handle.output}' of step "
+        f"'{handle.step}' is {type_name(handle.annotation)}; change one of the annotations"
+    )
+
+
+@overload
+def pipeline(fn: Callable[..., Any], /) -> PipelineDefinition: ...
+
+
+@overload
+def pipeline(
+    *, name: str | None = None, enable_cache: bool = True
+) -> Callable[[Callable[..., Any]], PipelineDefinition]: ...
+
+
+def pipeline(
+    fn: Callable[..., Any] | None = None, /, *, name: str | None = None, enable_cache: bool = True
+) -> PipelineDefinition | Callable[[Callable[..., Any]], PipelineDefinition]:
+    """Turn a function that wires steps into a pipeline: `@pipeline` or `@pipeline(name=...)`.
+
+    Its arguments are step instances; its body calls them with each other's outputs.
+    """
+
+    def decorate(func: Callable[..., Any]) -> PipelineDefinition:
+        return PipelineDefinition(func, name, enable_cache)
+
+    return decorate(fn) if fn is not None else decorate

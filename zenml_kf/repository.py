@@ -1,0 +1,300 @@
+"""The `.zen/` repository: stack registry (readable YAML) and the default local stores.
+
+    .zen/
+      config.yaml      # components, stacks and the active stack; commit it
+      .gitignore       # keeps local_stores/ out of git
+      local_stores/    # the default artifact folder and sqlite MLMD file
+
+Every change to `config.yaml` is validated first and written atomically, so a failed
+command never leaves a half-written registry.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from zenml_kf.exceptions import RepositoryError, StackError
+from zenml_kf.git_state import git_toplevel
+from zenml_kf.stack.types import ComponentType
+from zenml_kf.stack.flavors import FlavorRegistry
+from zenml_kf.validation import describe
+
+if TYPE_CHECKING:
+    from zenml_kf.metadata.views import MetadataReader, PipelineRunView, PipelineView
+    from zenml_kf.stack.component import StackComponent
+    from zenml_kf.stack.stack import Stack
+
+ZEN_DIR = ".zen"
+CONFIG_FILE = "config.yaml"
+LOCAL_STORES = "local_stores"
+DEFAULT = "default"
+STACK_ENV = "ZENML_KF_STACK"
+
+
+class ComponentEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    flavor: str
+    config: dict[str, Any] = {}
+
+
+class StackEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    orchestrator: str
+    artifact_store: str
+    metadata_store: str
+
+    def component(self, type_: ComponentType) -> str:
+        name: str = getattr(self, type_.value)
+        return name
+
+
+class RepositoryConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int = 1
+    active_stack: str
+    orchestrators: dict[str, ComponentEntry] = Field(default_factory=dict)
+    artifact_stores: dict[str, ComponentEntry] = Field(default_factory=dict)
+    metadata_stores: dict[str, ComponentEntry] = Field(default_factory=dict)
+    stacks: dict[str, StackEntry] = Field(default_factory=dict)
+
+    def components(self, type_: ComponentType) -> dict[str, ComponentEntry]:
+        group: dict[str, ComponentEntry] = getattr(self, f"{type_.value}s")
+        return group
+
+    @classmethod
+    def default(cls) -> RepositoryConfig:
+        return cls(
+            active_stack=DEFAULT,
+            orchestrators={DEFAULT: ComponentEntry(flavor="local")},
+            artifact_stores={DEFAULT: ComponentEntry(flavor="local")},
+            metadata_stores={DEFAULT: ComponentEntry(flavor="sqlite")},
+            stacks={DEFAULT: StackEntry(orchestrator=DEFAULT, artifact_store=DEFAULT, metadata_store=DEFAULT)},
+        )
+
+
+class Repository:
+    """A zenml repository found from `path` (default: the current directory) upwards."""
+
+    def __init__(self, path: str | Path | None = None, flavors: FlavorRegistry | None = None) -> None:
+        start = Path(path or os.getcwd()).resolve()
+        root = _find_root(start)
+        if root is None:
+            raise RepositoryError(
+                f"{start} is not inside a zenml repository (no {ZEN_DIR}/ here or above); "
+                "run 'zenml init' at the root of your git repository"
+            )
+        self.root = root
+        self.flavors = flavors or FlavorRegistry()
+        self._config: RepositoryConfig | None = None
+
+    @classmethod
+    def init(cls, path: str | Path | None = None) -> Repository:
+        """Create `.zen/` with the default local stack at the root of a git repository."""
+        target = Path(path or os.getcwd()).resolve()
+        top = git_toplevel(target)
+        if top is None:
+            raise RepositoryError(
+                f"{target} is not in a git repository; run 'git init' first, then 'zenml init' at its root"
+            )
+        if top != target:
+            raise RepositoryError(
+                f"{target} is inside the git repository at {top}; run 'zenml init' at its root: cd {top}"
+            )
+        zen = target / ZEN_DIR
+        if (zen / CONFIG_FILE).exists():
+            raise RepositoryError(f"{target} is already a zenml repository ({zen / CONFIG_FILE} exists)")
+        (zen / LOCAL_STORES).mkdir(parents=True, exist_ok=True)
+        (zen / ".gitignore").write_text(f"{LOCAL_STORES}/\n")
+        _write_config(zen / CONFIG_FILE, RepositoryConfig.default())
+        return cls(target)
+
+    # --- registry -----------------------------------------------------------------
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / ZEN_DIR / CONFIG_FILE
+
+    @property
+    def config(self) -> RepositoryConfig:
+        if self._config is None:
+            self._config = _read_config(self.config_path)
+        return self._config
+
+    def _save(self, config: RepositoryConfig) -> None:
+        _write_config(self.config_path, config)
+        self._config = config
+
+    @property
+    def active_stack_name(self) -> str:
+        return os.environ.get(STACK_ENV) or self.config.active_stack
+
+    def _stack_entry(self, name: str) -> StackEntry:
+        entry = self.config.stacks.get(name)
+        if entry is None:
+            known = ", ".join(sorted(self.config.stacks)) or "none"
+            source = f" (set by {STACK_ENV})" if os.environ.get(STACK_ENV) == name else ""
+            raise StackError(
+                f"unknown stack '{name}'{source}; registered stacks: {known} "
+                "('zenml stack register' adds one)"
+            )
+        return entry
+
+    def _component_entry(self, type_: ComponentType, name: str) -> ComponentEntry:
+        entry = self.config.components(type_).get(name)
+        if entry is None:
+            known = ", ".join(sorted(self.config.components(type_))) or "none"
+            raise StackError(
+                f"unknown {type_.label} '{name}'; registered: {known} "
+                f"('zenml {type_.cli_name} register' adds one)"
+            )
+        return entry
+
+    def component(self, type_: ComponentType, name: str) -> StackComponent:
+        entry = self._component_entry(type_, name)
+        flavor = self.flavors.get(type_, entry.flavor)
+        config = _validate_component_config(flavor.config_class(), entry.config, type_, name)
+        component: StackComponent = flavor.implementation()(name, entry.flavor, config, self.root)
+        return component
+
+    def get_stack(self, name: str | None = None) -> Stack:
+        from zenml_kf.stack.stack import Stack
+
+        stack_name = name or self.active_stack_name
+        entry = self._stack_entry(stack_name)
+        return Stack(
+            name=stack_name,
+            orchestrator=self.component(ComponentType.ORCHESTRATOR, entry.orchestrator),  # type: ignore[arg-type]
+            artifact_store=self.component(ComponentType.ARTIFACT_STORE, entry.artifact_store),  # type: ignore[arg-type]
+            metadata_store=self.component(ComponentType.METADATA_STORE, entry.metadata_store),  # type: ignore[arg-type]
+        )
+
+    def register_component(
+        self, type_: ComponentType, name: str, flavor: str, settings: dict[str, Any]
+    ) -> None:
+        group = self.config.components(type_)
+        if name in group:
+            raise StackError(f"a {type_.label} named '{name}' already exists; pick another name or delete it")
+        found = self.flavors.get(type_, flavor)
+        config = _validate_component_config(found.config_class(), settings, type_, name, use_env=False)
+        stored = config.model_dump(mode="json", include=set(settings))
+        updated = self.config.model_copy(deep=True)
+        updated.components(type_)[name] = ComponentEntry(flavor=flavor, config=stored)
+        self._save(updated)
+
+    def delete_component(self, type_: ComponentType, name: str) -> None:
+        self._component_entry(type_, name)
+        users = [s for s, e in self.config.stacks.items() if e.component(type_) == name]
+        if users:
+            raise StackError(
+                f"{type_.label} '{name}' is used by stack(s) {', '.join(users)}; delete those stacks first"
+            )
+        updated = self.config.model_copy(deep=True)
+        del updated.components(type_)[name]
+        self._save(updated)
+
+    def register_stack(self, name: str, orchestrator: str, artifact_store: str, metadata_store: str) -> None:
+        if name in self.config.stacks:
+            raise StackError(f"a stack named '{name}' already exists; pick another name or delete it")
+        entry = StackEntry(orchestrator=orchestrator, artifact_store=artifact_store, metadata_store=metadata_store)
+        for type_ in ComponentType:
+            self._component_entry(type_, entry.component(type_))
+        updated = self.config.model_copy(deep=True)
+        updated.stacks[name] = entry
+        self._save(updated)
+
+    def set_active_stack(self, name: str) -> None:
+        self._stack_entry(name)
+        updated = self.config.model_copy(deep=True)
+        updated.active_stack = name
+        self._save(updated)
+
+    def delete_stack(self, name: str) -> None:
+        self._stack_entry(name)
+        if name == self.config.active_stack:
+            raise StackError(f"stack '{name}' is active; 'zenml stack set OTHER' first, then delete it")
+        updated = self.config.model_copy(deep=True)
+        del updated.stacks[name]
+        self._save(updated)
+
+    # --- post-run API ---------------------------------------------------------------
+
+    def metadata(self, stack: str | None = None) -> MetadataReader:
+        from zenml_kf.metadata.views import MetadataReader
+
+        resolved = self.get_stack(stack)
+        return MetadataReader(resolved.metadata_store.store, resolved.artifact_store)
+
+    def get_pipelines(self, stack: str | None = None) -> list[PipelineView]:
+        return self.metadata(stack).pipelines()
+
+    def get_pipeline(self, name: str, stack: str | None = None) -> PipelineView:
+        return self.metadata(stack).pipeline(name)
+
+    def get_run(self, run_id: str, stack: str | None = None) -> PipelineRunView:
+        return self.metadata(stack).run(run_id)
+
+
+def _find_root(start: Path) -> Path | None:
+    for candidate in (start, *start.parents):
+        if (candidate / ZEN_DIR / CONFIG_FILE).is_file():
+            return candidate
+    return None
+
+
+def _read_config(path: Path) -> RepositoryConfig:
+    import yaml
+
+    fix = "fix it by hand or move it away and run 'zenml init' again"
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise RepositoryError(f"{path} is not valid YAML{where}; {fix}") from None
+    except OSError as exc:
+        raise RepositoryError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        config = RepositoryConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise RepositoryError(f"{path} is malformed ({describe(exc)}); {fix}") from None
+    for stack_name, entry in config.stacks.items():
+        for type_ in ComponentType:
+            if entry.component(type_) not in config.components(type_):
+                raise RepositoryError(
+                    f"{path}: stack '{stack_name}' names unknown {type_.label} "
+                    f"'{entry.component(type_)}'; {fix}"
+                )
+    return config
+
+
+def _write_config(path: Path, config: RepositoryConfig) -> None:
+    import yaml
+
+    text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _validate_component_config(
+    config_class: Any, settings: dict[str, Any], type_: ComponentType, name: str, use_env: bool = True
+) -> Any:
+    try:
+        if use_env:
+            return config_class(**settings)
+        return config_class.model_validate(settings)
+    except ValidationError as exc:
+        fields = ", ".join(config_class.model_fields) or "none"
+        raise StackError(
+            f"invalid settings for {type_.label} '{name}' ({describe(exc)}); its settings are: {fields}"
+        ) from None

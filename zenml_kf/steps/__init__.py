@@ -1,0 +1,1 @@
+"""Steps: `@step`, `BaseStepConfig`, `Output` and the runner every orchestrator shares."""

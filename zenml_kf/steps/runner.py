@@ -1,0 +1,127 @@
+"""The step runner: one way to execute a step, shared by every orchestrator.
+
+It receives local folders for input artifacts and empty folders for outputs, so it
+runs the same in-process, in a worker, or in a KFP pod where the launcher maps bucket
+URIs to local paths. It loads inputs with the materializer that wrote them, calls the
+function, checks each output against its annotation and writes it.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zenml_kf.exceptions import StepInterfaceError, ZenMLKFError
+from zenml_kf.materializers.registry import MaterializerRegistry, default_registry, load_materializer
+from zenml_kf.pipelines.graph import StepSpec
+from zenml_kf.source import type_name
+from zenml_kf.steps.step import StepDefinition
+from zenml_kf.steps.type_check import value_matches
+
+
+@dataclass(frozen=True)
+class InputArtifact:
+    path: Path
+    materializer: str
+    data_type: type
+
+
+@dataclass(frozen=True)
+class WrittenOutput:
+    name: str
+    materializer: str
+    data_type: str
+    artifact_type: str
+    metadata: dict[str, Any]
+
+
+class StepCodeError(Exception):
+    """The user's function raised; carries its traceback without the runner's frames."""
+
+    def __init__(self, step: str, error: BaseException, formatted: str) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.step = step
+        self.error = error
+        self.formatted = formatted
+
+
+def run_step(
+    definition: StepDefinition,
+    spec: StepSpec,
+    inputs: dict[str, InputArtifact],
+    output_dirs: dict[str, Path],
+    registry: MaterializerRegistry | None = None,
+) -> list[WrittenOutput]:
+    kwargs: dict[str, Any] = {}
+    for name, artifact in inputs.items():
+        kwargs[name] = load_materializer(artifact.materializer).load(artifact.path, artifact.data_type)
+    signature = definition.signature
+    if signature.config_arg is not None and signature.config_class is not None:
+        kwargs[signature.config_arg] = signature.config_class.model_validate(spec.parameters)
+    try:
+        returned = definition.fn(**kwargs)
+    except Exception as exc:
+        tb = exc.__traceback__.tb_next if exc.__traceback__ else None
+        formatted = "".join(traceback.format_exception(type(exc), exc, tb))
+        raise StepCodeError(spec.name, exc, formatted) from None
+    finally:
+        kwargs.clear()  # inputs may be large; let them go before outputs are written
+    values = _split_outputs(spec, returned)
+    del returned
+    written = []
+    reg = registry or default_registry()
+    for out in spec.outputs:
+        value = values.pop(out.name)
+        annotation = signature.outputs[out.name]
+        if not value_matches(value, annotation):
+            raise StepInterfaceError(
+                f"output '{out.name}' of step '{spec.name}' is a {type(value).__name__} but is "
+                f"annotated {out.data_type}; return a {out.data_type} or change the annotation"
+            )
+        materializer_source = out.materializer or reg.resolve(
+            type(value), f"output '{out.name}' of step '{spec.name}'"
+        )
+        materializer = load_materializer(materializer_source)
+        try:
+            materializer.save(value, output_dirs[out.name])
+            metadata = materializer.extract_metadata(value)
+        except ZenMLKFError:
+            raise
+        except Exception as exc:
+            raise StepInterfaceError(
+                f"output '{out.name}' of step '{spec.name}' could not be written by "
+                f"{type(materializer).__name__} ({type(exc).__name__}: {exc}); pass a fitting "
+                "materializer with output_materializers="
+            ) from None
+        written.append(
+            WrittenOutput(
+                name=out.name,
+                materializer=materializer_source,
+                data_type=type_name(type(value)),
+                artifact_type=out.artifact_type if out.materializer else materializer.ARTIFACT_TYPE,
+                metadata=metadata,
+            )
+        )
+        del value
+    return written
+
+
+def _split_outputs(spec: StepSpec, returned: Any) -> dict[str, Any]:
+    names = [out.name for out in spec.outputs]
+    if not names:
+        if returned is not None:
+            raise StepInterfaceError(
+                f"step '{spec.name}' returned a {type(returned).__name__} but declares no output; "
+                "annotate its return type"
+            )
+        return {}
+    if len(names) == 1:
+        return {names[0]: returned}
+    if not isinstance(returned, tuple | list) or len(returned) != len(names):
+        raise StepInterfaceError(
+            f"step '{spec.name}' must return a tuple of {len(names)} values ({', '.join(names)}), "
+            f"got {type(returned).__name__}"
+        )
+    return dict(zip(names, returned, strict=True))
