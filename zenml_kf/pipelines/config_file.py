@@ -1,10 +1,12 @@
 """Run configuration files: YAML that overrides step parameters without touching code.
 
     enable_cache: false            # optional, whole pipeline
+    settings: {...}                # optional, cluster settings for every step
     steps:
       trainer:
         enable_cache: true         # optional, one step
         parameters: {gamma: 0.01}
+        settings: {...}            # optional, cluster settings for this step
 """
 
 from __future__ import annotations
@@ -22,12 +24,25 @@ class StepOverrides(BaseModel):
     model_config = ConfigDict(extra="forbid")
     parameters: dict[str, Any] = {}
     enable_cache: bool | None = None
+    settings: dict[str, Any] = {}
 
 
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enable_cache: bool | None = None
+    settings: dict[str, Any] = {}
     steps: dict[str, StepOverrides] = {}
+
+
+def merge_settings(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Nested merge: `override` wins, sub-dicts merge key by key."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_settings(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def load_run_config(path: str | Path) -> RunConfig:

@@ -41,6 +41,9 @@ class StepSpec(_Frozen):
     inputs: list[InputSpec] = []
     outputs: list[OutputSpec] = []
     enable_cache: bool = True
+    # How the step runs on a cluster (resources, Kubernetes options): the pipeline's
+    # settings merged with the step's, validated by the compiler.
+    settings: dict[str, Any] = {}
 
     @property
     def upstream(self) -> list[str]:
@@ -61,6 +64,7 @@ class PipelineGraph(_Frozen):
     description: str | None = None
     source: str | None = None
     enable_cache: bool = True
+    settings: dict[str, Any] = {}
     steps: list[StepSpec]
 
     @model_validator(mode="after")

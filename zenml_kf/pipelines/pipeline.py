@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from zenml_kf.exceptions import ConfigFileError, PipelineInterfaceError
 from zenml_kf.materializers.registry import default_registry, load_materializer
 from zenml_kf.pipelines.builder import OutputHandle, PipelineBuilder, StepCall, building
-from zenml_kf.pipelines.config_file import RunConfig, load_run_config
+from zenml_kf.pipelines.config_file import RunConfig, load_run_config, merge_settings
 from zenml_kf.pipelines.graph import InputSpec, OutputSpec, PipelineGraph, StepSpec
 from zenml_kf.source import source_of, type_name
 from zenml_kf.steps.step import StepDefinition, StepInstance
@@ -27,10 +27,17 @@ if TYPE_CHECKING:
 class PipelineDefinition:
     """What `@pipeline` returns; call it with step instances to get a `Pipeline`."""
 
-    def __init__(self, fn: Callable[..., Any], name: str | None = None, enable_cache: bool = True) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        enable_cache: bool = True,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
         self.fn = fn
         self.name = name or fn.__name__
         self.enable_cache = enable_cache
+        self.settings: dict[str, Any] = dict(settings or {})
         self.source = source_of(fn)
         params = inspect.signature(fn).parameters.values()
         for param in params:
@@ -145,6 +152,7 @@ class Pipeline:
             enable_cache=run_config.enable_cache
             if run_config.enable_cache is not None
             else self.run_config.enable_cache,
+            settings=merge_settings(self.run_config.settings, run_config.settings),
             steps={**self.run_config.steps, **run_config.steps},
         )
         return Pipeline(self.definition, self.calls, merged)
@@ -157,16 +165,18 @@ class Pipeline:
             if self.run_config.enable_cache is not None
             else self.definition.enable_cache
         )
-        specs = [self._step_spec(call, pipeline_cache) for call in self.calls.values()]
+        pipeline_settings = merge_settings(self.definition.settings, self.run_config.settings)
+        specs = [self._step_spec(call, pipeline_cache, pipeline_settings) for call in self.calls.values()]
         return PipelineGraph(
             name=self.name,
             description=inspect.getdoc(self.definition.fn),
             source=self.definition.source,
             enable_cache=pipeline_cache,
+            settings=pipeline_settings,
             steps=specs,
         )
 
-    def _step_spec(self, call: StepCall, pipeline_cache: bool) -> StepSpec:
+    def _step_spec(self, call: StepCall, pipeline_cache: bool, pipeline_settings: dict[str, Any]) -> StepSpec:
         definition = call.instance.definition
         signature = definition.signature
         overrides = self.run_config.steps.get(call.name)
@@ -183,6 +193,10 @@ class Pipeline:
             inputs=[self._input_spec(call, key, handle) for key, handle in call.inputs.items()],
             outputs=[self._output_spec(call, out, ann) for out, ann in signature.outputs.items()],
             enable_cache=pipeline_cache and step_cache,
+            settings=merge_settings(
+                merge_settings(pipeline_settings, definition.settings),
+                overrides.settings if overrides else {},
+            ),
         )
 
     def _parameters(self, call: StepCall, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -251,12 +265,17 @@ def pipeline(fn: Callable[..., Any], /) -> PipelineDefinition: ...
 
 @overload
 def pipeline(
-    *, name: str | None = None, enable_cache: bool = True
+    *, name: str | None = None, enable_cache: bool = True, settings: dict[str, Any] | None = None
 ) -> Callable[[Callable[..., Any]], PipelineDefinition]: ...
 
 
 def pipeline(
-    fn: Callable[..., Any] | None = None, /, *, name: str | None = None, enable_cache: bool = True
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    enable_cache: bool = True,
+    settings: dict[str, Any] | None = None,
 ) -> PipelineDefinition | Callable[[Callable[..., Any]], PipelineDefinition]:
     """Turn a function that wires steps into a pipeline: `@pipeline` or `@pipeline(name=...)`.
 
@@ -264,6 +283,6 @@ def pipeline(
     """
 
     def decorate(func: Callable[..., Any]) -> PipelineDefinition:
-        return PipelineDefinition(func, name, enable_cache)
+        return PipelineDefinition(func, name, enable_cache, settings)
 
     return decorate(fn) if fn is not None else decorate

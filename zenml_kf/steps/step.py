@@ -31,8 +31,10 @@ class StepDefinition:
         name: str | None = None,
         enable_cache: bool | None = None,
         output_materializers: Mapping[str, type[BaseMaterializer]] | None = None,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
         self.fn = fn
+        self.settings: dict[str, Any] = dict(settings or {})
         self.name = name or fn.__name__
         self.enable_cache = enable_cache
         self.signature: StepSignature = parse_signature(fn, self.name)
@@ -124,6 +126,7 @@ def step(
     name: str | None = None,
     enable_cache: bool | None = None,
     output_materializers: Mapping[str, type[BaseMaterializer]] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], StepDefinition]: ...
 
 
@@ -134,15 +137,18 @@ def step(
     name: str | None = None,
     enable_cache: bool | None = None,
     output_materializers: Mapping[str, type[BaseMaterializer]] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> StepDefinition | Callable[[Callable[..., Any]], StepDefinition]:
     """Turn a typed function into a step: `@step` or `@step(name=..., enable_cache=...)`.
 
     Annotated arguments are input artifacts, one argument annotated with a
     `BaseStepConfig` subclass carries the parameters, and the return annotation names
     the outputs (`-> int` is output `output`; `-> Output(a=int, b=str)` is two outputs).
+    `settings` holds how the step runs on a cluster (resources, Kubernetes options); the
+    local orchestrator ignores them.
     """
 
     def decorate(func: Callable[..., Any]) -> StepDefinition:
-        return StepDefinition(func, name, enable_cache, output_materializers)
+        return StepDefinition(func, name, enable_cache, output_materializers, settings)
 
     return decorate(fn) if fn is not None else decorate
