@@ -29,7 +29,16 @@ if TYPE_CHECKING:
     from zenml_kf.steps.output import Output
     from zenml_kf.steps.step import step
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [
+    "BaseMaterializer",
+    "BaseStepConfig",
+    "Output",
+    "Repository",
+    "__version__",
+    "pipeline",
+    "register_materializer",
+    "step",
+]
 
 
 def __getattr__(name: str) -> Any:

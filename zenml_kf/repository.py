@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zenml_kf.exceptions import RepositoryError, StackError
 from zenml_kf.git_state import git_toplevel
-from zenml_kf.stack.types import ComponentType
 from zenml_kf.stack.flavors import FlavorRegistry
+from zenml_kf.stack.types import ComponentType
 from zenml_kf.validation import describe
 
 if TYPE_CHECKING:
@@ -73,7 +73,9 @@ class RepositoryConfig(BaseModel):
             orchestrators={DEFAULT: ComponentEntry(flavor="local")},
             artifact_stores={DEFAULT: ComponentEntry(flavor="local")},
             metadata_stores={DEFAULT: ComponentEntry(flavor="sqlite")},
-            stacks={DEFAULT: StackEntry(orchestrator=DEFAULT, artifact_store=DEFAULT, metadata_store=DEFAULT)},
+            stacks={
+                DEFAULT: StackEntry(orchestrator=DEFAULT, artifact_store=DEFAULT, metadata_store=DEFAULT)
+            },
         )
 
 
@@ -200,7 +202,9 @@ class Repository:
     def register_stack(self, name: str, orchestrator: str, artifact_store: str, metadata_store: str) -> None:
         if name in self.config.stacks:
             raise StackError(f"a stack named '{name}' already exists; pick another name or delete it")
-        entry = StackEntry(orchestrator=orchestrator, artifact_store=artifact_store, metadata_store=metadata_store)
+        entry = StackEntry(
+            orchestrator=orchestrator, artifact_store=artifact_store, metadata_store=metadata_store
+        )
         for type_ in ComponentType:
             self._component_entry(type_, entry.component(type_))
         updated = self.config.model_copy(deep=True)
@@ -287,7 +291,11 @@ def _write_config(path: Path, config: RepositoryConfig) -> None:
 
 
 def _validate_component_config(
-    config_class: Any, settings: dict[str, Any], type_: ComponentType, name: str, use_env: bool = True
+    config_class: Any,
+    settings: dict[str, Any],
+    type_: ComponentType,
+    name: str,
+    use_env: bool = True,
 ) -> Any:
     try:
         if use_env:

@@ -21,11 +21,16 @@ def init() -> None:
 
 def run(
     target: Annotated[
-        str, typer.Argument(help="Pipeline instance to run: path/to/file.py:attr or package.module:attr.")
+        str,
+        typer.Argument(help="Pipeline instance to run: path/to/file.py:attr or package.module:attr."),
     ],
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="YAML file overriding step parameters (steps: {NAME: {parameters: ...}})."),
+        typer.Option(
+            "--config",
+            "-c",
+            help="YAML file overriding step parameters (steps: {NAME: {parameters: ...}}).",
+        ),
     ] = None,
     stack: Annotated[
         str | None,

@@ -1,6 +1,5 @@
 """`zenml orchestrator|artifact-store|metadata-store register|list|describe|delete`."""
 
-
 from typing import Annotated, Any
 
 import typer
@@ -65,7 +64,12 @@ def component_app(type_: ComponentType) -> typer.Typer:
         active = repo.config.stacks.get(repo.active_stack_name)
         in_use = active.component(type_) if active else None
         rows2 = [
-            ("*" if name == in_use else "", name, entry.flavor, ", ".join(f"{k}={v}" for k, v in entry.config.items()))
+            (
+                "*" if name == in_use else "",
+                name,
+                entry.flavor,
+                ", ".join(f"{k}={v}" for k, v in entry.config.items()),
+            )
             for name, entry in sorted(repo.config.components(type_).items())
         ]
         print_table(f"{label}s", ["active", "name", "flavor", "settings"], rows2)

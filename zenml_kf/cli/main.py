@@ -37,3 +37,7 @@ def main() -> None:
     except KeyboardInterrupt:
         print("Aborted.", file=sys.stderr)
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,6 @@ from typing import Any
 
 
 def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", show_lines=False)
@@ -15,7 +14,7 @@ def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequen
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*("" if cell is None else str(cell) for cell in row))
-    Console(soft_wrap=False).print(table)
+    _console().print(table)
 
 
 def print_mapping(title: str, values: dict[str, Any]) -> None:
@@ -23,9 +22,17 @@ def print_mapping(title: str, values: dict[str, Any]) -> None:
 
 
 def echo(message: str) -> None:
+    _console().print(message, highlight=False)
+
+
+def _console() -> Any:
+    """A console that does not squeeze tables to 80 columns when output is piped."""
     from rich.console import Console
 
-    Console(highlight=False).print(message)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
+    return console
 
 
 def format_duration(seconds: float | None) -> str:

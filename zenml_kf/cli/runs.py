@@ -14,13 +14,16 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Inspect pipeline runs recorded in the stack's metadata store.", no_args_is_help=True)
 
 StackOption = Annotated[
-    str | None, typer.Option("--stack", "-s", help="Read the runs of this stack instead of the active one.")
+    str | None,
+    typer.Option("--stack", "-s", help="Read the runs of this stack instead of the active one."),
 ]
 
 
 @app.command("list")
 def list_runs(
-    pipeline: Annotated[str | None, typer.Option("--pipeline", "-p", help="Only runs of this pipeline.")] = None,
+    pipeline: Annotated[
+        str | None, typer.Option("--pipeline", "-p", help="Only runs of this pipeline.")
+    ] = None,
     stack: StackOption = None,
 ) -> None:
     """List runs, newest last, with their status and how many steps were cached."""
@@ -32,8 +35,13 @@ def list_runs(
         steps = run.steps.values()
         cached = sum(1 for s in steps if s.is_cached)
         rows.append(
-            (run.id, run.pipeline_name, run.status.value, run.created.strftime("%Y-%m-%d %H:%M:%S"),
-             f"{len(steps)} ({cached} cached)")  # fmt: skip
+            (
+                run.id,
+                run.pipeline_name,
+                run.status.value,
+                run.created.strftime("%Y-%m-%d %H:%M:%S"),
+                f"{len(steps)} ({cached} cached)",
+            )
         )
     if not rows:
         echo("No runs yet; start one with 'zenml run path/to/file.py:pipeline'.")
@@ -65,9 +73,14 @@ def print_run(run: PipelineRunView) -> None:
         "Steps",
         ["step", "status", "cached", "duration", "parameters", "outputs"],
         [
-            (s.name, s.status.value, "yes" if s.is_cached else "no", format_duration(s.duration),
-             ", ".join(f"{k}={v}" for k, v in s.parameters.items()),
-             ", ".join(f"{n}: {a.data_type}" for n, a in s.outputs.items()))  # fmt: skip
+            (
+                s.name,
+                s.status.value,
+                "yes" if s.is_cached else "no",
+                format_duration(s.duration),
+                ", ".join(f"{k}={v}" for k, v in s.parameters.items()),
+                ", ".join(f"{n}: {a.data_type}" for n, a in s.outputs.items()),
+            )
             for s in steps
         ],
     )
@@ -76,7 +89,10 @@ def print_run(run: PipelineRunView) -> None:
         print_table(
             "Artifacts",
             ["step", "output", "type", "materializer", "uri"],
-            [(step, name, a.artifact_type, a.materializer.rpartition(":")[2], a.uri) for step, name, a in artifacts],
+            [
+                (step, name, a.artifact_type, a.materializer.rpartition(":")[2], a.uri)
+                for step, name, a in artifacts
+            ],
         )
     failed = [s for s in steps if s.error]
     for s in failed:

@@ -48,7 +48,9 @@ def list_stacks() -> None:
 
 
 @app.command("describe")
-def describe(name: Annotated[str | None, typer.Argument(help="Stack name; the active stack if omitted.")] = None) -> None:
+def describe(
+    name: Annotated[str | None, typer.Argument(help="Stack name; the active stack if omitted.")] = None,
+) -> None:
     """Show a stack's components and their effective settings."""
     from zenml_kf.repository import Repository
 
@@ -77,7 +79,9 @@ def set_stack(name: Annotated[str, typer.Argument(help="Stack to make active.")]
 
 
 @app.command("delete")
-def delete(name: Annotated[str, typer.Argument(help="Stack to delete (not the active one).")]) -> None:
+def delete(
+    name: Annotated[str, typer.Argument(help="Stack to delete (not the active one).")],
+) -> None:
     """Delete a stack; its components stay registered."""
     from zenml_kf.repository import Repository
 

@@ -28,4 +28,7 @@ class PandasMaterializer(BaseMaterializer):
         return pd.read_parquet(path / _FILE)
 
     def extract_metadata(self, data: Any) -> dict[str, MetadataValue]:
-        return {"shape": str(tuple(data.shape)), "columns": ", ".join(map(str, data.columns))[:1024]}
+        return {
+            "shape": str(tuple(data.shape)),
+            "columns": ", ".join(map(str, data.columns))[:1024],
+        }

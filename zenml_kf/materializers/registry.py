@@ -26,7 +26,16 @@ _BUILT_IN: dict[str, str] = {
     "numpy.ndarray": f"{_PKG}.numpy_materializer:NumpyMaterializer",
     "pandas.DataFrame": f"{_PKG}.pandas_materializer:PandasMaterializer",
     "pandas.core.frame.DataFrame": f"{_PKG}.pandas_materializer:PandasMaterializer",
-    "sklearn.base.BaseEstimator": f"{_PKG}.pickle_materializer:SklearnMaterializer",
+    **{
+        f"sklearn.base.{t}": f"{_PKG}.pickle_materializer:SklearnMaterializer"
+        for t in (
+            "BaseEstimator",
+            "ClassifierMixin",
+            "RegressorMixin",
+            "ClusterMixin",
+            "TransformerMixin",
+        )
+    },
 }
 
 

@@ -90,7 +90,8 @@ class MetadataRecorder:
         [run_ctx.id] = self._store.put_contexts([run_ctx])
         self._store.put_parent_contexts([pb_.ParentContext(child_id=run_ctx.id, parent_id=pipeline_ctx.id)])
         dag = pb_.Execution(
-            type_id=self._type_id("execution", DAG_EXECUTION), last_known_state=pb_.Execution.RUNNING
+            type_id=self._type_id("execution", DAG_EXECUTION),
+            last_known_state=pb_.Execution.RUNNING,
         )
         set_value(dag.custom_properties, "display_name", run_id)
         set_value(dag.custom_properties, "task_name", "")
@@ -141,7 +142,9 @@ class MetadataRecorder:
         new: dict[str, pb.Artifact] = {}
         for out in outputs:
             artifact = pb_.Artifact(
-                type_id=self._type_id("artifact", out.artifact_type), uri=out.uri, state=pb_.Artifact.LIVE
+                type_id=self._type_id("artifact", out.artifact_type),
+                uri=out.uri,
+                state=pb_.Artifact.LIVE,
             )
             for key, value in {
                 **out.metadata,
@@ -171,7 +174,11 @@ class MetadataRecorder:
         """A cache hit: a CACHED execution pointing at the original execution and artifacts."""
         execution = self._new_execution(run, task_name, properties, self._pb.Execution.CACHED)
         set_value(execution.custom_properties, "cached_execution_id", str(cached.id))
-        set_value(execution.custom_properties, "finished_at", get_value(execution.custom_properties, "started_at"))
+        set_value(
+            execution.custom_properties,
+            "finished_at",
+            get_value(execution.custom_properties, "started_at"),
+        )
         set_value(execution.custom_properties, "outputs", {n: a.uri for n, a in outputs.items()})
         self._put(run, execution, inputs, outputs)
         return execution

@@ -33,8 +33,13 @@ class ExecutionStatus(StrEnum):
     NOT_RUN = "not run"
 
 
-_STATES = {2: ExecutionStatus.RUNNING, 3: ExecutionStatus.COMPLETED, 4: ExecutionStatus.FAILED,
-           5: ExecutionStatus.CACHED, 6: ExecutionStatus.CANCELED}  # fmt: skip
+_STATES = {
+    2: ExecutionStatus.RUNNING,
+    3: ExecutionStatus.COMPLETED,
+    4: ExecutionStatus.FAILED,
+    5: ExecutionStatus.CACHED,
+    6: ExecutionStatus.CANCELED,
+}
 
 
 def _status(state: int) -> ExecutionStatus:
@@ -83,9 +88,10 @@ class ArtifactView:
         original = [e for e in executions if e.last_known_state == pb_.Execution.COMPLETE]
         execution = min(original or executions, key=lambda e: e.id)
         [run_ctx] = [
-            c for c in self._reader.store.get_contexts_by_execution(execution.id)
+            c
+            for c in self._reader.store.get_contexts_by_execution(execution.id)
             if c.type == RUN_CONTEXT or c.type_id == _context_type_id(self._reader, RUN_CONTEXT)
-        ]  # fmt: skip
+        ]
         run = PipelineRunView(self._reader, run_ctx)
         return run.step_by_execution_id(execution.id)
 
@@ -183,7 +189,9 @@ class PipelineRunView:
         steps = [e for e in executions if e.type_id != dag_type]
         events = store.get_events_by_execution_ids([e.id for e in steps]) if steps else []
         artifact_ids = sorted({e.artifact_id for e in events})
-        found, types = store.get_artifacts_and_types_by_artifact_ids(artifact_ids) if artifact_ids else ([], [])
+        found, types = (
+            store.get_artifacts_and_types_by_artifact_ids(artifact_ids) if artifact_ids else ([], [])
+        )
         type_names = {t.id: t.name for t in types}
         artifacts = {a.id: ArtifactView(self._reader, a, type_names[a.type_id]) for a in found}
         by_name: dict[str, StepView] = {}
@@ -263,7 +271,9 @@ class MetadataReader:
         context = self._reader.store.get_context_by_type_and_name(PIPELINE_CONTEXT, name)
         if context is None:
             known = ", ".join(p.name for p in self.pipelines()) or "none yet"
-            raise MetadataStoreError(f"no pipeline named '{name}' has run on this stack; known pipelines: {known}")
+            raise MetadataStoreError(
+                f"no pipeline named '{name}' has run on this stack; known pipelines: {known}"
+            )
         return PipelineView(self._reader, context)
 
     def runs(self, pipeline: str | None = None) -> list[PipelineRunView]:
@@ -280,8 +290,6 @@ class MetadataReader:
             if len(matches) == 1:
                 return matches[0]
             if matches:
-                raise MetadataStoreError(
-                    f"'{run_id}' matches {len(matches)} runs; give more of the run id"
-                )
+                raise MetadataStoreError(f"'{run_id}' matches {len(matches)} runs; give more of the run id")
             raise MetadataStoreError(f"no run '{run_id}' on this stack; 'zenml runs list' shows the runs")
         return PipelineRunView(self._reader, context)

@@ -88,7 +88,12 @@ class LocalRun:
                 "zenml_kf_version": _package_version(),
             },
         )
-        logger.info("Running pipeline %s on stack %s (run %s)", self.graph.name, self.stack.name, self.run_id)
+        logger.info(
+            "Running pipeline %s on stack %s (run %s)",
+            self.graph.name,
+            self.stack.name,
+            self.run_id,
+        )
         started = time.perf_counter()
         try:
             self._schedule(recorder, run)
@@ -154,7 +159,9 @@ class LocalRun:
                 return True
         execution = recorder.start_step(run, spec.name, properties)
         uris = {
-            out.name: self.stack.artifact_store.artifact_uri(self.graph.name, self.run_id, spec.name, out.name)
+            out.name: self.stack.artifact_store.artifact_uri(
+                self.graph.name, self.run_id, spec.name, out.name
+            )
             for out in spec.outputs
         }
         logger.info("  ▶ %s started", spec.name)
@@ -170,7 +177,9 @@ class LocalRun:
         logger.warning("  cache of %s skipped: its artifacts were deleted from the store", spec.name)
         return False
 
-    def _work(self, spec: StepSpec, inputs: dict[str, pb.Artifact], uris: dict[str, str]) -> list[WrittenOutput]:
+    def _work(
+        self, spec: StepSpec, inputs: dict[str, pb.Artifact], uris: dict[str, str]
+    ) -> list[WrittenOutput]:
         """Runs on a worker thread: stage inputs, run the step, publish output folders."""
         store = self.stack.artifact_store
         with ExitStack() as stack:
@@ -186,7 +195,11 @@ class LocalRun:
             return run_step(self.definitions[spec.name], spec, loaded, dirs)
 
     def _finish(
-        self, state: _Running, future: Future[list[WrittenOutput]], recorder: MetadataRecorder, run: RunRecord
+        self,
+        state: _Running,
+        future: Future[list[WrittenOutput]],
+        recorder: MetadataRecorder,
+        run: RunRecord,
     ) -> bool:
         name = state.spec.name
         try:

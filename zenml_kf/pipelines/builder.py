@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from zenml_kf.exceptions import PipelineInterfaceError
+from zenml_kf.source import type_name
+from zenml_kf.steps.type_check import concrete_type
 
 if TYPE_CHECKING:
     from zenml_kf.steps.step import StepInstance
@@ -88,17 +90,14 @@ class PipelineBuilder:
         bound: dict[str, Any] = dict(zip(expected, args, strict=False))
         for key, value in kwargs.items():
             if key not in expected:
-                raise PipelineInterfaceError(
-                    f"step '{name}' has no input '{key}'; its inputs are: {listing}"
-                )
+                raise PipelineInterfaceError(f"step '{name}' has no input '{key}'; its inputs are: {listing}")
             if key in bound:
                 raise PipelineInterfaceError(f"input '{key}' of step '{name}' is given twice; pass it once")
             bound[key] = value
         for key in expected:
             if key not in bound:
                 raise PipelineInterfaceError(
-                    f"input '{key}' of step '{name}' is missing; pass the output of another step "
-                    f"as {key}=..."
+                    f"input '{key}' of step '{name}' is missing; pass the output of another step as {key}=..."
                 )
             value = bound[key]
             if isinstance(value, StepOutputs):
@@ -112,7 +111,22 @@ class PipelineBuilder:
                     "inputs must be outputs of other steps in this pipeline (put constant "
                     "values in the step's config)"
                 )
+            _check_compatible(
+                value, instance.definition.signature.inputs[key], f"input '{key}' of step '{name}'"
+            )
         return bound
+
+
+def _check_compatible(handle: OutputHandle, expected: Any, where: str) -> None:
+    produced, wanted = concrete_type(handle.annotation), concrete_type(expected)
+    if produced is None or wanted is None or wanted is type(None):
+        return
+    if issubclass(produced, wanted) or (wanted is float and produced is int):
+        return
+    raise PipelineInterfaceError(
+        f"{where} expects {type_name(expected)} but output '{handle.output}' of step "
+        f"'{handle.step}' is {type_name(handle.annotation)}; change one of the annotations"
+    )
 
 
 _current: contextvars.ContextVar[PipelineBuilder | None] = contextvars.ContextVar(

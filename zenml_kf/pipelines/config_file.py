@@ -1,12 +1,12 @@
 """Run configuration files: YAML that overrides step parameters without touching code.
 
-    enable_cache: false            # optional, whole pipeline
-    settings: {...}                # optional, cluster settings for every step
-    steps:
-      trainer:
-        enable_cache: true         # optional, one step
-        parameters: {gamma: 0.01}
-        settings: {...}            # optional, cluster settings for this step
+enable_cache: false            # optional, whole pipeline
+settings: {...}                # optional, cluster settings for every step
+steps:
+  trainer:
+    enable_cache: true         # optional, one step
+    parameters: {gamma: 0.01}
+    settings: {...}            # optional, cluster settings for this step
 """
 
 from __future__ import annotations

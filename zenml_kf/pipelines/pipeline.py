@@ -79,7 +79,9 @@ class PipelineDefinition:
                     + ", ".join(self.step_args)
                 )
             if key in bound:
-                raise PipelineInterfaceError(f"step argument '{key}' of pipeline '{self.name}' is given twice")
+                raise PipelineInterfaceError(
+                    f"step argument '{key}' of pipeline '{self.name}' is given twice"
+                )
             bound[key] = value
         seen: dict[int, str] = {}
         for key in self.step_args:
@@ -114,7 +116,10 @@ class Pipeline:
     """A pipeline with its steps wired, ready to run or compile."""
 
     def __init__(
-        self, definition: PipelineDefinition, calls: dict[str, StepCall], run_config: RunConfig | None = None
+        self,
+        definition: PipelineDefinition,
+        calls: dict[str, StepCall],
+        run_config: RunConfig | None = None,
     ) -> None:
         self.definition = definition
         self.calls = calls
@@ -216,7 +221,6 @@ class Pipeline:
 
     def _input_spec(self, call: StepCall, key: str, handle: OutputHandle) -> InputSpec:
         expected = call.instance.definition.signature.inputs[key]
-        _check_compatible(handle, expected, f"input '{key}' of step '{call.name}'")
         return InputSpec(name=key, data_type=type_name(expected), step=handle.step, output=handle.output)
 
     def _output_spec(self, call: StepCall, name: str, annotation: Any) -> OutputSpec:
@@ -225,12 +229,17 @@ class Pipeline:
         if override is not None:
             materializer: str | None = source_of(override)
         elif concrete is not None:
-            materializer = default_registry().resolve(concrete, f"output '{name}' of step '{call.name}'")
+            # An unregistered annotation (often an abstract base such as ClassifierMixin)
+            # leaves the choice to the returned value's type at run time.
+            materializer = default_registry().lookup(concrete)
         else:
             materializer = None
         artifact_type = load_materializer(materializer).ARTIFACT_TYPE if materializer else "system.Artifact"
         return OutputSpec(
-            name=name, data_type=type_name(annotation), materializer=materializer, artifact_type=artifact_type
+            name=name,
+            data_type=type_name(annotation),
+            materializer=materializer,
+            artifact_type=artifact_type,
         )
 
     def run(self, stack: str | None = None) -> PipelineRunView:
@@ -245,18 +254,6 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"<pipeline {self.name} with steps {', '.join(self.calls)}>"
-
-
-def _check_compatible(handle: OutputHandle, expected: Any, where: str) -> None:
-    produced, wanted = concrete_type(handle.annotation), concrete_type(expected)
-    if produced is None or wanted is None or wanted is type(None):
-        return
-    if issubclass(produced, wanted) or (wanted is float and produced is int):
-        return
-    raise PipelineInterfaceError(
-        f"{where} expects {type_name(expected)} but output '{handle.output}' of step "
-        f"'{handle.step}' is {type_name(handle.annotation)}; change one of the annotations"
-    )
 
 
 @overload

@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from zenml_kf.exceptions import StepInterfaceError, ZenMLKFError
-from zenml_kf.materializers.registry import MaterializerRegistry, default_registry, load_materializer
+from zenml_kf.materializers.registry import (
+    MaterializerRegistry,
+    default_registry,
+    load_materializer,
+)
 from zenml_kf.pipelines.graph import StepSpec
 from zenml_kf.source import type_name
 from zenml_kf.steps.step import StepDefinition

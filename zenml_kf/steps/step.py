@@ -111,8 +111,7 @@ def _check_materializer_names(
         if name not in signature.outputs:
             known = ", ".join(signature.outputs) or "none"
             raise StepInterfaceError(
-                f"step '{step_name}' has no output '{name}' to set a materializer for; "
-                f"its outputs: {known}"
+                f"step '{step_name}' has no output '{name}' to set a materializer for; its outputs: {known}"
             )
 
 

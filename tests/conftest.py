@@ -1,0 +1,79 @@
+"""Shared fixtures: a fresh git repository with `zenml init` done, and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from zenml_kf import Repository
+
+ZENML = str(Path(sys.executable).parent / "zenml")
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZENML_KF_")}
+    env.setdefault("GIT_AUTHOR_NAME", "test")
+    env.setdefault("GIT_AUTHOR_EMAIL", "test@example.com")
+    env.setdefault("GIT_COMMITTER_NAME", "test")
+    env.setdefault("GIT_COMMITTER_EMAIL", "test@example.com")
+    return env
+
+
+def git_init(path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("ZENML_KF_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Repository]:
+    """A git repository with `.zen/` and the default local stack, as the working directory."""
+    root = tmp_path / "project"
+    root.mkdir()
+    git_init(root)
+    monkeypatch.chdir(root)
+    yield Repository.init(root)
+
+
+class CLIResult:
+    def __init__(self, proc: subprocess.CompletedProcess[str]) -> None:
+        self.code = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+
+    def __repr__(self) -> str:
+        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+
+
+def run_cli(
+    *args: str, cwd: Path | str, env: dict[str, str] | None = None, timeout: float = 120
+) -> CLIResult:
+    """Run the installed `zenml` console script, as a user would."""
+    full_env = _clean_env()
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [ZENML, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
+    return CLIResult(proc)
+
+
+def assert_clean_error(result: CLIResult, *fragments: str) -> None:
+    """A user error: non-zero exit, one line on stderr naming the problem, no traceback."""
+    assert result.code != 0, result
+    assert "Traceback" not in result.err and "Traceback" not in result.out, result
+    lines = [line for line in result.err.splitlines() if line.strip()]
+    assert lines, result
+    message = lines[-1]
+    assert message.startswith("Error: "), result
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
