@@ -96,7 +96,7 @@ def test_config_defaults_fill_parameters_and_missing_required_ones_fail_at_graph
 
     p = req(n=needs())
     with pytest.raises(
-        PipelineInterfaceError, match="parameters of step 'n' are invalid .*n: Field required"
+        PipelineInterfaceError, match=r"parameters of step 'n' are invalid .*n: Field required"
     ):
         _ = p.graph
     assert req(n=needs(config=Required(n=3))).graph.step("n").parameters == {"n": 3}

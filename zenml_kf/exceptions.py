@@ -48,3 +48,11 @@ class StepFailedError(ZenMLKFError):
     def __init__(self, message: str, run_id: str | None = None) -> None:
         super().__init__(message)
         self.run_id = run_id
+
+
+class CompilerError(ZenMLKFError):
+    """A pipeline cannot be compiled to KFP: invalid step settings, image or step sources."""
+
+
+class ImageBuildError(ZenMLKFError):
+    """The step image cannot be built or pushed."""

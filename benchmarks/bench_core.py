@@ -1,0 +1,436 @@
+"""Core SDK benchmarks of issue 2: CLI start-up, imports, local pipeline runs, caching,
+fan-out and a 100 MB numpy artifact.
+
+Every figure is the median over several repetitions of a whole fresh process, timed
+against the plain-Python floor of the same work measured in the same run (the same
+functions called directly; the array saved and loaded with numpy), alternating
+pipeline and floor runs so noise on the machine hits both alike.
+
+    python benchmarks/bench_core.py            # default: 5 repetitions of the slow ones
+    python benchmarks/bench_core.py --reps 9   # steadier figures
+    python benchmarks/bench_core.py --quick    # 3 repetitions, a smoke test
+    python benchmarks/bench_core.py --explain  # also show where the time goes
+
+Exit status: 1 if a measured process failed or `import zenml_kf` / `zenml --help` load a
+forbidden module; with --strict also when a figure misses its target; else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import pstats
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import timeit
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import core_pipelines as src  # noqa: E402
+from core_harness import (  # noqa: E402
+    BenchmarkError,
+    ProcResult,
+    Row,
+    child_env,
+    interleaved,
+    log,
+    median,
+    render_table,
+    run_process,
+    spread,
+)
+
+PY = sys.executable
+SDK_ROOT = Path(__file__).resolve().parent.parent
+
+# Targets and the other tools' medians, from issue 2 "Performance".
+TARGET_HELP = 0.2
+TARGET_LINEAR = 1.0
+TARGET_PER_STEP_MS = 10.0
+TARGET_CACHED = 0.6
+TARGET_FANOUT = 1.6
+TARGET_ARRAY_WALL = 0.8
+TARGET_ARRAY_MB = 300.0
+CTX_HELP = "Metaflow 0.36 s, kfp 0.59 s, ZenML 1.88 s"
+CTX_LINEAR = "Prefect+server 2.9 s, Metaflow 3.8 s, ZenML 6.8 s, kfp.local 7.0 s"
+CTX_CACHED = "Metaflow resume 0.47 s, ZenML 6.2 s"
+CTX_FANOUT = "Metaflow 3.7 s, Prefect 3.8 s, ZenML 13.8 s, kfp.local 15.2 s"
+CTX_ARRAY_WALL = "kfp.local 1.9 s, Metaflow 5.6 s, ZenML 5.6 s (plain 0.23 s)"
+CTX_ARRAY_MB = "kfp.local 130 MB, Metaflow 430 MB, ZenML 370 MB (plain 128 MB)"
+SMALL, LARGE = 10, 50  # linear pipeline sizes for the per-step marginal cost
+
+
+def zenml_executable() -> str:
+    beside = Path(PY).parent / "zenml"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("zenml")
+    if found is None:
+        raise SystemExit("bench_core: no `zenml` console script next to this Python or on PATH; "
+                         "install the package first (pip install -e .)")
+    return found
+
+
+ZENML = zenml_executable()
+
+
+class Bench:
+    def __init__(self, workdir: Path, reps: int) -> None:
+        self.workdir = workdir
+        self.reps = reps
+        self.fast_reps = 2 * reps + 1  # cheap processes: more repetitions, same budget
+        self.env = child_env()
+        self.seeds = itertools.count(1000)
+        self._repos = itertools.count()
+        self.failed = False
+        self.import_lines: list[str] = []
+
+    # -- set-up -------------------------------------------------------------------
+    def make_repo(self, name: str, files: dict[str, str]) -> Path:
+        """A fresh git repository holding `files`, committed, with `zenml init` done."""
+        root = self.workdir / f"{name}-{next(self._repos)}"
+        root.mkdir()
+        for rel, text in files.items():
+            (root / rel).write_text(text)
+        git = ["git", "-C", str(root)]
+        run_process([*git, "init", "-q"], env=self.env)
+        run_process([*git, "add", "-A"], env=self.env)
+        run_process([*git, "commit", "-q", "-m", "benchmark pipelines"], env=self.env)
+        run_process([ZENML, "init"], cwd=root, env=self.env)
+        run_process([*git, "add", "-A"], env=self.env)
+        run_process([*git, "commit", "-q", "-m", "zenml init"], env=self.env)
+        return root
+
+    def run(self, argv: list[str], cwd: Path, seed: int | None = None, **extra: str) -> ProcResult:
+        env = dict(self.env)
+        if seed is not None:
+            env["BENCH_SEED"] = str(seed)
+        env.update(extra)
+        return run_process(argv, cwd=cwd, env=env)
+
+    def fresh_seed(self) -> int:
+        return next(self.seeds)
+
+    # -- benchmarks ---------------------------------------------------------------
+    def startup(self) -> list[Row]:
+        log(f"* zenml --help and import zenml_kf ({self.fast_reps} repetitions each)")
+        cwd = self.workdir
+        res = interleaved(
+            {
+                "help": lambda: self.run([ZENML, "--help"], cwd),
+                "import": lambda: self.run([PY, "-c", "import zenml_kf"], cwd),
+                "floor": lambda: self.run([PY, "-c", "pass"], cwd),
+            },
+            self.fast_reps,
+        )
+        floor = walls(res["floor"])
+        return [
+            row("zenml --help (whole process)", "s", walls(res["help"]), floor, TARGET_HELP, CTX_HELP),
+            row("python -c 'import zenml_kf'", "s", walls(res["import"]), floor, None, ""),
+        ]
+
+    def forbidden_imports(self, pipeline_repo: Path, pipeline_file: str) -> None:
+        """Which heavy modules each entry point loads (sys.modules in a fresh process)."""
+        log("* modules loaded by import zenml_kf, zenml --help, the public API and a local run")
+        checks = [
+            ("import zenml_kf", src.modules_after_import(), True, self.workdir),
+            ("zenml --help", src.modules_after_help(), True, self.workdir),
+            ("from zenml_kf import step, ...", src.modules_after_public_api(), False, self.workdir),
+            ("a local pipeline run", src.modules_after_run(pipeline_file), False, pipeline_repo),
+        ]
+        for label, code, required, cwd in checks:
+            names = src.FORBIDDEN if label != "a local pipeline run" else src.FORBIDDEN_IN_LOCAL_RUN
+            out = self.workdir / "modules.json"
+            self.run([PY, "-c", code], cwd, seed=self.fresh_seed(), BENCH_MODULES_OUT=str(out))
+            report = json.loads(out.read_text())
+            found = report["forbidden"]
+            tops = sorted({m.split(".")[0] if not m.startswith("google.cloud") else "google.cloud" for m in found})
+            if found:
+                verdict = ("FAIL" if required else "note") + f": loads {', '.join(tops)}"
+                if required:
+                    self.failed = True
+            else:
+                verdict = "ok: loads none"
+            kind = "must not load" if required else "does not need"
+            self.import_lines.append(
+                f"  {label:<32} {verdict:<40} ({report['count']} modules; {kind} {', '.join(names)})"
+            )
+
+    def setup(self) -> list[Row]:
+        """The repository most benchmarks run in (cold runs get repositories of their own)."""
+        log("* creating benchmark repositories")
+        self.files = {
+            "p10.py": src.linear_pipeline(SMALL),
+            "p50.py": src.linear_pipeline(LARGE),
+            "floor10.py": src.linear_floor(SMALL),
+            "floor50.py": src.linear_floor(LARGE),
+            "fanout.py": src.fanout_pipeline(),
+            "floor_fanout.py": src.fanout_floor(),
+            "bigarray.py": src.array_pipeline(),
+            "floor_bigarray.py": src.array_floor(),
+        }
+        self.repo = self.make_repo("main", self.files)
+        return []
+
+    def imports(self) -> list[Row]:
+        self.forbidden_imports(self.repo, str(self.repo / f"p{SMALL}.py"))
+        return []
+
+    def linear(self) -> list[Row]:
+        repo, files = self.repo, self.files
+        log(f"* {SMALL}-step linear pipeline, first run in a new repository ({self.reps} repetitions)")
+        first, first_floor = [], []
+        self.run([PY, "floor10.py"], repo)  # warm the page cache for the floor
+        for _ in range(self.reps + 1):
+            fresh = self.make_repo("first", {"p10.py": files["p10.py"], "floor10.py": files["floor10.py"]})
+            first.append(self.run([PY, "p10.py"], fresh, seed=0))
+            first_floor.append(self.run([PY, "floor10.py"], fresh, seed=0))
+            shutil.rmtree(fresh)
+        first, first_floor = first[1:], first_floor[1:]  # the first round warms up
+
+        log(f"* {SMALL}- and {LARGE}-step linear pipelines, uncached, in a used repository "
+            f"({self.reps} repetitions)")
+        res = interleaved(
+            {
+                "p10": lambda: self.run([PY, "p10.py"], repo, seed=self.fresh_seed()),
+                "floor10": lambda: self.run([PY, "floor10.py"], repo, seed=self.fresh_seed()),
+                "p50": lambda: self.run([PY, "p50.py"], repo, seed=self.fresh_seed()),
+                "floor50": lambda: self.run([PY, "floor50.py"], repo, seed=self.fresh_seed()),
+                "cli10": lambda: self.run([ZENML, "run", "p10.py:p"], repo, seed=self.fresh_seed()),
+            },
+            self.reps,
+        )
+        notes = cache_notes(res["p10"], SMALL, expect_cached=False) + cache_notes(res["p50"], LARGE, False)
+
+        log(f"* {SMALL}-step linear pipeline, fully cached ({self.fast_reps} repetitions)")
+        self.run([PY, "p10.py"], repo, seed=1)  # fills the cache for seed 1
+        cached = interleaved(
+            {
+                "p10": lambda: self.run([PY, "p10.py"], repo, seed=1),
+                "floor10": lambda: self.run([PY, "floor10.py"], repo, seed=1),
+            },
+            self.fast_reps,
+        )
+        cached_notes = cache_notes(cached["p10"], SMALL, expect_cached=True)
+
+        per_step = (median(walls(res["p50"])) - median(walls(res["p10"]))) / (LARGE - SMALL) * 1000
+        per_step_floor = plain_call_cost_ms(SMALL, LARGE)
+        rows = [
+            row(f"{SMALL}-step linear, first run in new repo", "s", walls(first), walls(first_floor),
+                TARGET_LINEAR, CTX_LINEAR),
+            row(f"{SMALL}-step linear, uncached", "s", walls(res["p10"]), walls(res["floor10"]),
+                TARGET_LINEAR, CTX_LINEAR, note="; ".join(notes)),
+            row(f"  same via `zenml run p10.py:p`", "s", walls(res["cli10"]), walls(res["floor10"]),
+                TARGET_LINEAR, ""),
+            row(f"{LARGE}-step linear, uncached", "s", walls(res["p50"]), walls(res["floor50"]), None, ""),
+            Row(f"marginal cost per step ({SMALL} vs {LARGE})", "ms", per_step, per_step_floor,
+                TARGET_PER_STEP_MS, ""),
+            row(f"{SMALL}-step linear, fully cached", "s", walls(cached["p10"]), walls(cached["floor10"]),
+                TARGET_CACHED, CTX_CACHED, note="; ".join(cached_notes)),
+        ]
+        return rows
+
+    def fanout(self) -> list[Row]:
+        log(f"* fan-out 1 -> {src.FANOUT_WIDTH} x sleep({src.FANOUT_SLEEP:g} s) -> 1 ({self.reps} repetitions)")
+        repo = self.repo
+        res = interleaved(
+            {
+                "sdk": lambda: self.run([PY, "fanout.py"], repo, seed=self.fresh_seed()),
+                "floor": lambda: self.run([PY, "floor_fanout.py"], repo, seed=0),
+            },
+            self.reps,
+        )
+        return [row(f"fan-out 1->{src.FANOUT_WIDTH}x1s->1", "s", walls(res["sdk"]), walls(res["floor"]),
+                    TARGET_FANOUT, CTX_FANOUT, note="floor: the 8 sleeps on a thread pool")]
+
+    def array(self) -> list[Row]:
+        log(f"* 100 MB float64 array from one step to the next ({self.reps} repetitions)")
+        repo = self.repo
+        npy = str(self.workdir / "floor_array.npy")
+        res = interleaved(
+            {
+                "sdk": lambda: self.run([PY, "bigarray.py"], repo, seed=self.fresh_seed()),
+                "floor": lambda: self.run([PY, "floor_bigarray.py", npy], repo, seed=self.fresh_seed()),
+            },
+            self.reps,
+        )
+        return [
+            row("100 MB array step->step, wall", "s", walls(res["sdk"]), walls(res["floor"]),
+                TARGET_ARRAY_WALL, CTX_ARRAY_WALL, note="floor: generate, np.save, np.load, sum"),
+            row("100 MB array step->step, peak RSS", "MB", rss(res["sdk"]), rss(res["floor"]),
+                TARGET_ARRAY_MB, CTX_ARRAY_MB, note="ru_maxrss of the whole child process"),
+        ]
+
+    # -- --explain ----------------------------------------------------------------
+    def explain(self) -> None:
+        log("\n== Where the time goes (--explain) ==")
+        cwd = self.workdir
+        for label, argv, where in [
+            ("zenml --help", [PY, "-X", "importtime", "-c",
+                              "import sys; sys.argv=['zenml','--help']; from zenml_kf.cli.main import main; main()"],
+             cwd),
+            (f"python p{SMALL}.py (uncached)", [PY, "-X", "importtime", "p10.py"], self.repo),
+        ]:
+            result = run_process(argv, cwd=where, env={**self.env, "BENCH_SEED": str(self.fresh_seed())},
+                                 check=False)
+            log(f"\n-- import time of {label} (self / cumulative, ms; top packages then top modules) --")
+            log(summarize_importtime(result.stderr))
+        prof = self.workdir / "p10.prof"
+        self.run([PY, "-m", "cProfile", "-o", str(prof), "p10.py"], self.repo, seed=self.fresh_seed())
+        log(f"\n-- cProfile of python p{SMALL}.py (uncached), top by cumulative time --")
+        log(profile_summary(prof, 30))
+        self.run([PY, "-m", "cProfile", "-o", str(prof), "p10.py"], self.repo, seed=1)
+        log(f"\n-- cProfile of python p{SMALL}.py (fully cached), top by cumulative time --")
+        log(profile_summary(prof, 20))
+
+
+# -- helpers ------------------------------------------------------------------------
+def walls(results: list[ProcResult]) -> list[float]:
+    return [r.wall for r in results]
+
+
+def rss(results: list[ProcResult]) -> list[float]:
+    return [r.maxrss_mb for r in results]
+
+
+def row(name: str, unit: str, samples: list[float], floor: list[float], target: float | None, ctx: str,
+        note: str = "") -> Row:
+    return Row(name, unit, median(samples), median(floor), target, ctx, samples, floor, note)
+
+
+_CACHED_LINE = re.compile(r"^\s*\S+\s+(\S+)\s+cached\s*$")
+
+
+def cache_notes(results: list[ProcResult], steps: int, expect_cached: bool) -> list[str]:
+    """Checks from the run log that the runs measured what their row says."""
+    notes = []
+    for r in results:
+        hits = sum(1 for line in r.stderr.splitlines() if _CACHED_LINE.match(line))
+        if expect_cached and hits != steps:
+            notes.append(f"WARNING: expected {steps} cached steps, the log shows {hits}")
+        if not expect_cached and hits:
+            notes.append(f"WARNING: expected no cached steps, the log shows {hits}")
+    return sorted(set(notes))
+
+
+def plain_call_cost_ms(small: int, large: int) -> float:
+    """The floor of the marginal cost: one more plain function call in the chain."""
+    ns: dict[str, object] = {}
+    code = "def s0(seed):\n    return seed\n"
+    code += "".join(f"def s{i}(x):\n    return x + 1\n" for i in range(1, large))
+    for n in (small, large):
+        code += f"def chain{n}():\n    x = s0(0)\n" + "".join(f"    x = s{i}(x)\n" for i in range(1, n))
+        code += "    return x\n"
+    exec(code, ns)
+    per_call = {n: min(timeit.repeat(ns[f"chain{n}"], number=2000, repeat=5)) / 2000 for n in (small, large)}
+    return max(per_call[large] - per_call[small], 0.0) / (large - small) * 1000
+
+
+def summarize_importtime(stderr: str, top: int = 12) -> str:
+    entries = []  # (self_us, cumulative_us, name)
+    for line in stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+        if m:
+            entries.append((int(m.group(1)), int(m.group(2)), m.group(4)))
+    if not entries:
+        return "  (no -X importtime output)"
+    by_pkg: dict[str, int] = {}
+    for self_us, _, name in entries:
+        key = name.split(".")[0]
+        by_pkg[key] = by_pkg.get(key, 0) + self_us
+    total = sum(by_pkg.values())
+    lines = [f"  total import self time {total / 1000:.0f} ms over {len(entries)} modules"]
+    for key, us in sorted(by_pkg.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"  {us / 1000:8.1f} ms  {key}")
+    lines.append("  heaviest modules (cumulative, first import):")
+    for self_us, cum_us, name in sorted(entries, key=lambda e: -e[1])[: top + 8]:
+        lines.append(f"  {self_us / 1000:8.1f} / {cum_us / 1000:8.1f} ms  {name}")
+    return "\n".join(lines)
+
+
+def profile_summary(path: Path, top: int) -> str:
+    import io
+
+    buf = io.StringIO()
+    stats = pstats.Stats(str(path), stream=buf)
+    stats.strip_dirs().sort_stats("cumulative").print_stats(top)
+    text = buf.getvalue()
+    start = text.find("   ncalls")
+    return text[start:].rstrip() if start >= 0 else text
+
+
+def machine_summary() -> str:
+    try:
+        commit = subprocess.run(["git", "-C", str(SDK_ROOT), "describe", "--always", "--dirty"],
+                                capture_output=True, text=True, check=False).stdout.strip() or "unknown"
+    except OSError:
+        commit = "unknown"
+    try:
+        import numpy
+
+        np_version = numpy.__version__
+    except ImportError:
+        np_version = "missing"
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"python {platform.python_version()} on {platform.machine()} {platform.system()}, "
+            f"{os.cpu_count()} CPUs, load {load}; numpy {np_version}; zenml-kf at {commit}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", "5")),
+                        help="repetitions of each slow measurement (cheap ones get 2n+1); default 5")
+    parser.add_argument("--quick", action="store_true", help="3 repetitions: a smoke test, not figures")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a figure misses its target")
+    parser.add_argument("--explain", action="store_true", help="also profile imports and a pipeline run")
+    args = parser.parse_args(argv)
+    reps = 3 if args.quick else max(1, args.reps)
+
+    log(f"== zenml-kf core benchmarks (issue 2) ==\n{machine_summary()}")
+    log(f"medians of {reps} whole-process runs ({2 * reps + 1} for the cheap ones), floor measured alternately\n")
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="zenml-kf-bench-") as tmp:
+        bench = Bench(Path(tmp), reps)
+        for name, fn in [("set-up", bench.setup), ("start-up", bench.startup),
+                         ("imported modules", bench.imports), ("linear pipelines", bench.linear),
+                         ("fan-out", bench.fanout), ("100 MB array", bench.array)]:
+            try:
+                rows.extend(fn())
+            except BenchmarkError as exc:
+                bench.failed = True
+                log(f"  ERROR in {name}: {exc}")
+                rows.append(Row(name, "s", None, None, None, error=str(exc).splitlines()[0]))
+        if args.explain and not bench.failed:
+            bench.explain()
+
+    log("\nSamples (s or MB, min..max over repetitions):")
+    for r in rows:
+        if r.samples:
+            log(f"  {r.name.strip():<42} {spread(r.samples):>16}   floor {spread(r.floor_samples)}"
+                + (f"   {r.note}" if r.note else ""))
+        elif r.error:
+            log(f"  {r.name:<42} ERROR: {r.error}")
+    log("\nModules loaded (fresh process, sys.modules):")
+    log("\n".join(bench.import_lines) or "  (not checked)")
+    log("\n" + render_table(rows))
+    log("\nfloor = the same work in plain Python in its own process (functions called directly; the "
+        "array saved\nand loaded with numpy); ratio = median / floor; the marginal-cost floor is one "
+        "plain function call.")
+    missed = [r.name.strip() for r in rows if r.status == "MISS"]
+    if missed:
+        log(f"missed targets: {', '.join(missed)}")
+    if bench.failed:
+        log("bench_core: FAILED (a process failed or a forbidden module was imported)")
+        return 1
+    return 1 if (args.strict and missed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
