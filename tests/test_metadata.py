@@ -6,9 +6,9 @@ import json
 
 from ml_metadata.proto import metadata_store_pb2 as pb
 
+from tests.test_local_run import make
 from zenml_kf import Repository
 from zenml_kf.metadata.values import get_value
-from tests.test_local_run import make
 
 
 def props(node) -> dict:

@@ -13,7 +13,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import ClassVar
 
-from zenml_kf.stack.component import ComponentType, StackComponent
+from zenml_kf.stack.component import StackComponent
+from zenml_kf.stack.types import ComponentType
 
 
 class BaseArtifactStore(StackComponent):

@@ -24,9 +24,10 @@ def parse_settings(args: list[str]) -> dict[str, Any]:
             raise StackError(f"unexpected argument '{item}'; give settings as --key value")
         key, eq, value = item[2:].partition("=")
         if not eq:
-            value = next(items, None)  # type: ignore[arg-type]
-            if value is None or value.startswith("--"):
+            following = next(items, None)
+            if following is None or following.startswith("--"):
                 raise StackError(f"setting --{key} has no value; give it as --{key} VALUE")
+            value = following
         settings[key.replace("-", "_")] = value
     return settings
 

@@ -6,7 +6,8 @@ import functools
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from zenml_kf.exceptions import MetadataStoreError
-from zenml_kf.stack.component import ComponentType, StackComponent
+from zenml_kf.stack.component import StackComponent
+from zenml_kf.stack.types import ComponentType
 
 if TYPE_CHECKING:
     from ml_metadata.metadata_store import MetadataStore

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from zenml_kf.stack.component import ComponentType, StackComponent
+from zenml_kf.stack.component import StackComponent
+from zenml_kf.stack.types import ComponentType
 
 if TYPE_CHECKING:
     from zenml_kf.metadata.views import PipelineRunView
