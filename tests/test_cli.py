@@ -366,3 +366,71 @@ def test_help_and_import_stay_light(code: str) -> None:
     modules = json.loads(out.stdout.strip().splitlines()[-1])
     loaded = [m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY)]
     assert loaded == []
+
+
+BAD_PIPELINES = {
+    "not_an_instance": (
+        "p = demo(make=make, scale=scale())",
+        ["argument 'make' of pipeline 'demo' is the step 'make' itself", "make=make()"],
+    ),
+    "same_instance": (
+        "m = make()\np = demo(make=m, scale=m)",
+        ["same step instance is passed as 'make' and 'scale'"],
+    ),
+    "unknown_input": (
+        "@pipeline\ndef other(make, scale):\n    scale(y=make())\n\np = other(make=make(), scale=scale())",
+        ["step 'scale' has no input 'y'; its inputs are: x"],
+    ),
+    "missing_input": (
+        "@pipeline\ndef other(make, scale):\n    make()\n    scale()\n\np = other(make=make(), scale=scale())",
+        ["input 'x' of step 'scale' is missing"],
+    ),
+    "wrong_output_type": (
+        "@step\ndef liar() -> int:\n    return 'text'\n\n@pipeline\ndef other(liar):\n    liar()\n\np = other(liar=liar())",
+        ["output 'output' of step 'liar' is a str but is annotated int", "recorded as failed"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PIPELINES))
+def test_bad_pipelines_give_one_line_errors_through_the_cli(project: Path, case: str) -> None:
+    tail, fragments = BAD_PIPELINES[case]
+    source = PIPELINE.replace("p = demo(make=make(), scale=scale())", tail)
+    (project / "bad.py").write_text(source)
+    assert_clean_error(run_cli("run", "bad.py:p", cwd=project), *fragments)
+
+
+def test_interrupted_run_is_recorded_as_failed_with_the_running_step_canceled(project: Path) -> None:
+    import signal
+    import time
+
+    (project / "slow.py").write_text(
+        "import time\nfrom zenml_kf import pipeline, step\n\n"
+        "@step\ndef slow() -> int:\n    time.sleep(60)\n    return 1\n\n"
+        "@pipeline\ndef sleepy(slow):\n    slow()\n\np = sleepy(slow=slow())\n"
+    )
+    from tests.conftest import ZENML, _clean_env
+
+    proc = subprocess.Popen(
+        [ZENML, "run", "slow.py:p"],
+        cwd=project,
+        env=_clean_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+        # A terminal delivers Ctrl-C to a process whose SIGINT is not ignored; test runners
+        # may start children with it ignored, so restore the default as a shell would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "slow started" in line:
+            break
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 130
+    check = (
+        "from zenml_kf import Repository\nrun = Repository().get_pipeline('sleepy').runs[-1]\n"
+        "print(run.status.value, run.get_step('slow').status.value)"
+    )
+    out = subprocess.run([sys.executable, "-c", check], cwd=project, capture_output=True, text=True)
+    assert out.stdout.split() == ["failed", "canceled"], out.stderr

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
+import typing
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from sklearn.base import ClassifierMixin
+from sklearn.dummy import DummyClassifier
 
 from zenml_kf import BaseStepConfig, Output, Repository, pipeline, step
 from zenml_kf.exceptions import StepFailedError
@@ -277,3 +281,35 @@ def test_run_records_git_commit_and_dirty_tree(repo: Repository) -> None:
     (repo.root / "new_file.py").write_text("x = 1\n")
     dirty = make(amount=9).run()
     assert dirty.git_commit == commit and dirty.git_dirty is True
+
+
+class Opaque:
+    def __init__(self, v: int) -> None:
+        self.v = v
+
+
+def test_outputs_typed_any_or_abstract_pick_a_materializer_from_the_value(repo: Repository) -> None:
+    @step
+    def anything() -> Output(arr=typing.Any, frame=pd.DataFrame, model=ClassifierMixin, obj=Opaque):
+        model = DummyClassifier().fit([[0], [1]], [0, 1])
+        return np.ones(3), pd.DataFrame({"a": [1, 2]}), model, Opaque(4)
+
+    @step
+    def use(arr: np.ndarray, frame: pd.DataFrame, obj: Opaque) -> float:
+        return float(arr.sum() + frame["a"].sum() + obj.v)
+
+    @pipeline
+    def mixed(anything, use):
+        arr, frame, _, obj = anything()
+        use(arr=arr, frame=frame, obj=obj)
+
+    run = mixed(anything=anything(), use=use()).run()
+    outs = run.get_step("anything").outputs
+    assert outs["arr"].materializer.endswith(":NumpyMaterializer")
+    assert outs["frame"].materializer.endswith(":PandasMaterializer")
+    assert outs["model"].materializer.endswith(":SklearnMaterializer")
+    assert outs["model"].artifact_type == "system.Model"
+    assert outs["obj"].materializer.endswith(":PickleMaterializer")
+    assert outs["obj"].data_type.endswith("Opaque")
+    assert run.get_step("use").output.read() == 3 + 3 + 4
+    assert isinstance(outs["frame"].read(), pd.DataFrame)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -47,7 +49,13 @@ def run(
     pipeline = load_pipeline(target, repo.root)
     if config is not None:
         pipeline = pipeline.with_config(config)
-    run_view = repo.get_stack(stack).run(pipeline, repo)
+    try:
+        run_view = repo.get_stack(stack).run(pipeline, repo)
+    except KeyboardInterrupt:
+        # The run is already recorded as failed; exit now rather than wait for step threads.
+        print("Aborted: the run is recorded as failed.", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(130)
     print_run(run_view)
 
 

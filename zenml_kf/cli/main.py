@@ -8,6 +8,7 @@ import sys
 import typer
 
 from zenml_kf.cli import basics, runs, stack
+from zenml_kf.cli import compile as compile_cli
 from zenml_kf.cli.components import component_app
 from zenml_kf.exceptions import ZenMLKFError
 from zenml_kf.stack.types import ComponentType
@@ -24,6 +25,8 @@ app.command("run")(basics.run)
 app.command("version")(basics.version)
 app.add_typer(runs.app, name="runs")
 app.add_typer(stack.app, name="stack")
+app.command("compile")(compile_cli.compile_command)
+app.add_typer(compile_cli.image_app, name="image")
 for _type in ComponentType:
     app.add_typer(component_app(_type), name=_type.cli_name)
 

@@ -183,8 +183,9 @@ class MetadataRecorder:
         self._put(run, execution, inputs, outputs)
         return execution
 
-    def fail_step(self, run: RunRecord, execution: pb.Execution, error: str) -> None:
-        execution.last_known_state = self._pb.Execution.FAILED
+    def fail_step(self, run: RunRecord, execution: pb.Execution, error: str, canceled: bool = False) -> None:
+        state = self._pb.Execution.CANCELED if canceled else self._pb.Execution.FAILED
+        execution.last_known_state = state
         set_value(execution.custom_properties, "finished_at", time.time())
         set_value(execution.custom_properties, "error", error)
         self._store.put_execution(execution, [], self._contexts(run))

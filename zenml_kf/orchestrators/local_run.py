@@ -9,6 +9,7 @@ the run.
 from __future__ import annotations
 
 import json
+import signal
 import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -37,6 +38,15 @@ if TYPE_CHECKING:
     from zenml_kf.stack.stack import Stack
 
 logger = get_logger(__name__)
+
+
+def _leave_signals_to_main() -> None:
+    """Block Ctrl-C in step threads so the kernel delivers it to the scheduling thread.
+
+    Otherwise a signal landing on a worker never wakes the scheduler out of its wait.
+    """
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def new_run_id(pipeline_name: str) -> str:
@@ -69,6 +79,7 @@ class LocalRun:
         self.run_id = new_run_id(self.graph.name)
         self.produced: dict[tuple[str, str], pb.Artifact] = {}
         self.failure: str | None = None
+        self._running: dict[Future[list[WrittenOutput]], _Running] = {}
 
     def execute(self) -> PipelineRunView:
         ensure_console_handler()
@@ -98,6 +109,9 @@ class LocalRun:
         try:
             self._schedule(recorder, run)
         except BaseException:
+            # Interrupted (Ctrl-C) or broken: leave no execution looking as if it still runs.
+            for state in self._running.values():
+                recorder.fail_step(run, state.execution, "interrupted", canceled=True)
             recorder.finish_run(run, failed=True)
             raise
         recorder.finish_run(run, failed=self.failure is not None)
@@ -110,8 +124,12 @@ class LocalRun:
     def _schedule(self, recorder: MetadataRecorder, run: RunRecord) -> None:
         pending = list(self.graph.steps)
         done: set[str] = set()
-        running: dict[Future[list[WrittenOutput]], _Running] = {}
-        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="zenml-step") as pool:
+        running = self._running
+        pool = ThreadPoolExecutor(
+            max_workers=self.max_workers, thread_name_prefix="zenml-step", initializer=_leave_signals_to_main
+        )
+        completed = False
+        try:
             while True:
                 progressed = True
                 while progressed and self.failure is None:
@@ -128,6 +146,10 @@ class LocalRun:
                     state = running.pop(future)
                     if self._finish(state, future, recorder, run):
                         done.add(state.spec.name)
+            completed = True
+        finally:
+            # On an interrupt, do not wait for running steps; their threads end with the process.
+            pool.shutdown(wait=completed, cancel_futures=True)
         for spec in pending:
             logger.info("  - %s not run", spec.name)
 

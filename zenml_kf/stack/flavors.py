@@ -51,6 +51,34 @@ _BUILT_IN = (
         "zenml_kf.metadata.sqlite:SQLiteMetadataStore",
         "ML Metadata in a sqlite file",
     ),
+    Flavor(
+        ComponentType.ARTIFACT_STORE,
+        "gcp",
+        "zenml_kf.artifact_stores.gcp:GCPArtifactStoreConfig",
+        "zenml_kf.artifact_stores.gcp:GCPArtifactStore",
+        "a Google Cloud Storage bucket (gs://bucket/prefix)",
+    ),
+    Flavor(
+        ComponentType.ARTIFACT_STORE,
+        "s3",
+        "zenml_kf.artifact_stores.s3:S3ArtifactStoreConfig",
+        "zenml_kf.artifact_stores.s3:S3ArtifactStore",
+        "an S3 or S3-compatible bucket (s3://bucket/prefix; MinIO via endpoint_url)",
+    ),
+    Flavor(
+        ComponentType.METADATA_STORE,
+        "mysql",
+        "zenml_kf.metadata.mysql:MySQLMetadataStoreConfig",
+        "zenml_kf.metadata.mysql:MySQLMetadataStore",
+        "ML Metadata in a MySQL or MariaDB database",
+    ),
+    Flavor(
+        ComponentType.METADATA_STORE,
+        "grpc",
+        "zenml_kf.metadata.grpc:GRPCMetadataStoreConfig",
+        "zenml_kf.metadata.grpc:GRPCMetadataStore",
+        "an ML Metadata gRPC server (a KFP cluster's metadata-grpc-service)",
+    ),
 )
 
 

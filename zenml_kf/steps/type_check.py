@@ -35,6 +35,8 @@ def value_matches(value: Any, annotation: Any) -> bool:
 
 def concrete_type(annotation: Any) -> type | None:
     """The class a materializer is chosen for, or None when only the value can tell."""
+    if annotation is Any:  # a class since Python 3.11, but it constrains nothing
+        return None
     if annotation is None or annotation is type(None):
         return type(None)
     origin = typing.get_origin(annotation)

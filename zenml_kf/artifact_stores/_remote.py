@@ -1,0 +1,272 @@
+"""What the bucket-backed artifact stores share: locations, staging and the completion marker.
+
+Objects in a bucket appear one at a time, so a folder of files can be half there after a
+crash. An artifact therefore counts as written only once its marker object
+`<uri>/.zenml-artifact.json` exists. The marker is uploaded last, with a "must not exist"
+precondition, and lists every file with its size; `exists()` and `reading()` trust the
+marker alone. A step killed mid-upload leaves objects that no reader takes for an
+artifact, and a published artifact is never overwritten.
+
+Flavors (gcp, s3) only move bytes: they implement the five primitives at the bottom of
+`RemoteArtifactStore`, each free to import its SDK when first called.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager, suppress
+from pathlib import Path, PurePosixPath
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import Field, model_validator
+
+from zenml_kf.artifact_stores.base import BaseArtifactStore, iter_files
+from zenml_kf.exceptions import ZenMLKFError
+from zenml_kf.log import get_logger
+from zenml_kf.stack.component import ArtifactStoreConfig
+
+logger = get_logger(__name__)
+
+MARKER = ".zenml-artifact.json"
+MANIFEST_FORMAT = 1
+MiB = 1024 * 1024
+
+T = TypeVar("T")
+
+
+class ArtifactStoreError(ZenMLKFError):
+    """A bucket cannot be reached, is missing, denies access, or holds no complete artifact."""
+
+
+class RemoteArtifactStoreConfig(ArtifactStoreConfig):
+    """Where the artifacts go (`path`, or `bucket` + `prefix`) and how hard to push bytes."""
+
+    SCHEME: ClassVar[str] = ""
+
+    path: str | None = None
+    """Root of the store as a URI, e.g. gs://bucket/prefix or s3://bucket/prefix."""
+    bucket: str | None = None
+    """Bucket name, as an alternative to `path`."""
+    prefix: str = ""
+    """Key prefix inside `bucket` (with `bucket` only)."""
+    max_concurrency: int = Field(default=8, ge=1, le=64)
+    """Files (or parts of one large file) moved at once."""
+    chunk_size_mb: int = Field(default=16, ge=5, le=1024)
+    """Part size of multipart/resumable transfers: memory per stream stays near this."""
+    timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    """Per-request timeout; retries of one request give up after about twice this."""
+
+    @model_validator(mode="after")
+    def _one_location(self) -> RemoteArtifactStoreConfig:
+        self.location()
+        return self
+
+    def location(self) -> tuple[str, str]:
+        """(bucket, prefix) from `path` or `bucket`/`prefix`; prefix has no outer slashes."""
+        scheme = f"{self.SCHEME}://"
+        if self.path is not None:
+            if self.bucket is not None or self.prefix:
+                raise ValueError("give either path or bucket (+ prefix), not both")
+            if not self.path.startswith(scheme):
+                raise ValueError(f"path must start with {scheme} (e.g. {scheme}my-bucket/zenml)")
+            bucket, _, prefix = self.path[len(scheme) :].partition("/")
+        elif self.bucket is not None:
+            bucket, prefix = self.bucket, self.prefix
+        else:
+            raise ValueError(f"set path ({scheme}BUCKET/PREFIX) or bucket")
+        prefix = prefix.strip("/")
+        if not bucket or "/" in bucket or ":" in bucket:
+            raise ValueError(f"'{bucket}' is not a bucket name")
+        return bucket, prefix
+
+
+class RemoteArtifactStore(BaseArtifactStore):
+    """Artifacts as folders of objects under `<scheme>://<bucket>/<prefix>`."""
+
+    config: RemoteArtifactStoreConfig
+    SERVICE: ClassVar[str] = "object storage"
+
+    def __init__(self, name: str, flavor: str, config: Any, root: Path) -> None:
+        super().__init__(name, flavor, config, root)
+        self.bucket_name, self.prefix = config.location()
+        self._lock = threading.Lock()
+        self._client_cache: Any = None
+
+    @property
+    def root_uri(self) -> str:
+        base = f"{self.config.SCHEME}://{self.bucket_name}"
+        return f"{base}/{self.prefix}" if self.prefix else base
+
+    @property
+    def chunk_bytes(self) -> int:
+        return int(self.config.chunk_size_mb) * MiB
+
+    def client(self) -> Any:
+        """The SDK client, created once per store on first use (thread-safe)."""
+        with self._lock:
+            if self._client_cache is None:
+                self._client_cache = self._make_client()
+            return self._client_cache
+
+    def key_of(self, uri: str) -> str:
+        """The object key prefix of an artifact URI in this store's bucket."""
+        scheme = f"{self.config.SCHEME}://"
+        bucket, _, key = uri[len(scheme) :].partition("/") if uri.startswith(scheme) else ("", "", "")
+        key = key.strip("/")
+        if bucket != self.bucket_name or not key:
+            raise ArtifactStoreError(
+                f"artifact '{uri}' is not in {self.root_uri} (artifact store '{self.name}'); "
+                "read it through a stack whose artifact store points at its bucket"
+            )
+        return key
+
+    # --- the contract -------------------------------------------------------------------
+
+    def exists(self, uri: str) -> bool:
+        return self._get(f"{self.key_of(uri)}/{MARKER}") is not None
+
+    @contextmanager
+    def reading(self, uri: str) -> Iterator[Path]:
+        key = self.key_of(uri)
+        files = self._manifest(uri, key)
+        folder = Path(tempfile.mkdtemp(prefix="zenml-kf-in-"))
+        try:
+            items = [(f"{key}/{rel}", folder / rel) for rel in files]
+            for _, dest in items:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+            self._download(items)
+            for rel, size in files.items():
+                got = (folder / rel).stat().st_size
+                if got != size:
+                    raise ArtifactStoreError(
+                        f"file '{rel}' of artifact '{uri}' has {got} bytes but was written with "
+                        f"{size}; the object was changed after publishing, re-run the pipeline"
+                    )
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @contextmanager
+    def writing(self, uri: str) -> Iterator[Path]:
+        key = self.key_of(uri)
+        marker = f"{key}/{MARKER}"
+        if self._get(marker) is not None:
+            raise ArtifactStoreError(f"artifact '{uri}' already exists; artifacts are never overwritten")
+        staging = Path(tempfile.mkdtemp(prefix="zenml-kf-out-"))
+        try:
+            yield staging
+            self._publish(uri, key, staging)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _publish(self, uri: str, key: str, staging: Path) -> None:
+        """Upload every staged file, then the marker; on failure remove what was uploaded."""
+        files = {p.relative_to(staging).as_posix(): p for p in iter_files(staging)}
+        if MARKER in files:
+            raise ArtifactStoreError(
+                f"a materializer wrote a file named {MARKER} for '{uri}'; that name is reserved"
+            )
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "files": {rel: path.stat().st_size for rel, path in files.items()},
+        }
+        uploads = [(path, f"{key}/{rel}") for rel, path in files.items()]
+        try:
+            self._upload(uploads)
+        except BaseException:
+            self._cleanup([k for _, k in uploads])
+            raise
+        body = json.dumps(manifest, sort_keys=True).encode()
+        if not self._put_if_absent(f"{key}/{MARKER}", body):
+            raise ArtifactStoreError(
+                f"artifact '{uri}' was published by another writer at the same time; "
+                "artifacts are never overwritten"
+            )
+
+    def _manifest(self, uri: str, key: str) -> dict[str, int]:
+        raw = self._get(f"{key}/{MARKER}")
+        if raw is None:
+            raise ArtifactStoreError(
+                f"artifact '{uri}' is missing or incomplete (no {MARKER}): it was deleted, or "
+                "the step writing it stopped mid-upload; re-run the pipeline to produce it again"
+            )
+        try:
+            manifest = json.loads(raw)
+            files = {str(rel): int(size) for rel, size in manifest["files"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ArtifactStoreError(
+                f"the marker of artifact '{uri}' is unreadable; it was not written by zenml-kf, "
+                "re-run the pipeline to produce the artifact again"
+            ) from None
+        for rel in files:
+            pure = PurePosixPath(rel)
+            if pure.is_absolute() or ".." in pure.parts or not rel:
+                raise ArtifactStoreError(f"the marker of artifact '{uri}' lists unsafe path '{rel}'")
+        return files
+
+    def _cleanup(self, keys: list[str]) -> None:
+        """Best effort: a failed cleanup leaves unmarked objects, which readers ignore anyway."""
+        try:
+            self._delete(keys)
+        except Exception as exc:
+            logger.warning("could not remove partial upload from %s: %s", self.root_uri, exc)
+
+    # --- primitives each flavor implements ------------------------------------------------
+
+    def _make_client(self) -> Any:
+        raise NotImplementedError
+
+    def _upload(self, files: list[tuple[Path, str]]) -> None:
+        """Upload local files to keys, concurrently; large files in bounded-memory parts."""
+        raise NotImplementedError
+
+    def _download(self, items: list[tuple[str, Path]]) -> None:
+        """Download keys to local files (parent folders exist), concurrently."""
+        raise NotImplementedError
+
+    def _get(self, key: str) -> bytes | None:
+        """A small object's content, or None when it does not exist."""
+        raise NotImplementedError
+
+    def _put_if_absent(self, key: str, body: bytes) -> bool:
+        """Create a small object unless it exists; False when it already did."""
+        raise NotImplementedError
+
+    def _delete(self, keys: list[str]) -> None:
+        raise NotImplementedError
+
+
+def run_concurrently(fn: Callable[[T], object], items: Iterable[T], workers: int) -> None:
+    """Apply `fn` to every item on up to `workers` threads; the first error stops the rest."""
+    todo = list(items)
+    if len(todo) <= 1 or workers <= 1:
+        for item in todo:
+            fn(item)
+        return
+    with ThreadPoolExecutor(max_workers=min(workers, len(todo)), thread_name_prefix="zenml-io") as pool:
+        futures = [pool.submit(fn, item) for item in todo]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()
+        for future in futures:
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+        for future in done:
+            future.result()
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception as one short line for an error message."""
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+def remove_quietly(path: Path) -> None:
+    with suppress(OSError):
+        path.unlink()

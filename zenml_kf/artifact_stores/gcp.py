@@ -1,0 +1,244 @@
+"""Google Cloud Storage: `gs://bucket/prefix`, through google-cloud-storage.
+
+Credentials, first match wins: `anonymous` (emulators, public buckets); a service account
+or other credentials JSON named by `credentials_file` (a path) or `credentials_env` (an env
+var holding the JSON or a path to it); else Application Default Credentials
+(GOOGLE_APPLICATION_CREDENTIALS, gcloud, workload identity). Files over 8 MiB go up as
+resumable uploads in `chunk_size_mb` chunks, so memory stays near one chunk per file.
+`endpoint_url` (or STORAGE_EMULATOR_HOST) points the client at an emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, ClassVar
+
+from zenml_kf.artifact_stores._remote import (
+    ArtifactStoreError,
+    RemoteArtifactStore,
+    RemoteArtifactStoreConfig,
+    first_line,
+    run_concurrently,
+)
+from zenml_kf.artifact_stores._remote_secrets import EnvVarName, read_env_secret
+
+
+class GCPArtifactStoreConfig(RemoteArtifactStoreConfig):
+    SCHEME: ClassVar[str] = "gs"
+
+    project: str | None = None
+    """Project for the client; taken from the credentials when unset."""
+    credentials_file: str | None = None
+    """Path of a credentials JSON (service account key, external account...)."""
+    credentials_env: EnvVarName | None = None
+    """Name of an env var holding a credentials JSON, or the path of one."""
+    anonymous: bool = False
+    """No credentials at all: for emulators and public buckets."""
+    endpoint_url: str | None = None
+    """Another JSON API endpoint, e.g. http://127.0.0.1:4443 for fake-gcs-server."""
+
+
+def _import_storage() -> Any:
+    """google-cloud-storage, without the Python-version FutureWarning api_core prints on import."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        from google.cloud import storage
+
+    return storage
+
+
+class GCPArtifactStore(RemoteArtifactStore):
+    config: GCPArtifactStoreConfig
+    SERVICE: ClassVar[str] = "Google Cloud Storage"
+
+    def _credentials(self) -> tuple[Any, str]:
+        _import_storage()
+        import google.auth
+        from google.auth.credentials import AnonymousCredentials
+
+        cfg = self.config
+        scopes = ["https://www.googleapis.com/auth/devstorage.read_write"]
+        if cfg.credentials_env is not None:
+            value = read_env_secret(cfg.credentials_env, f"credentials_env of artifact store '{self.name}'")
+            if not value.lstrip().startswith("{"):
+                return self._from_file(value, scopes)
+            try:
+                info = json.loads(value)
+            except ValueError:
+                raise ArtifactStoreError(
+                    f"{cfg.credentials_env} holds invalid JSON; put a credentials JSON or the path "
+                    "of one in it"
+                ) from None
+            creds, project = google.auth.load_credentials_from_dict(info, scopes=scopes)  # type: ignore[no-untyped-call]
+            return creds, cfg.project or project or "-"
+        if cfg.credentials_file is not None:
+            return self._from_file(
+                str((self.root / os.path.expanduser(cfg.credentials_file)).resolve()), scopes
+            )
+        if cfg.anonymous or cfg.endpoint_url is not None or os.environ.get("STORAGE_EMULATOR_HOST"):
+            # Emulators take no credentials; asking ADC would probe the GCE metadata server.
+            return AnonymousCredentials(), cfg.project or "-"  # type: ignore[no-untyped-call]
+        creds, project = google.auth.default(scopes=scopes)
+        return creds, cfg.project or project or "-"
+
+    def _from_file(self, path: str, scopes: list[str]) -> tuple[Any, str]:
+        import google.auth
+
+        if not os.path.isfile(path):
+            raise ArtifactStoreError(
+                f"credentials file {path} of artifact store '{self.name}' does not exist; "
+                "create it or fix credentials_file/credentials_env"
+            )
+        creds, project = google.auth.load_credentials_from_file(path, scopes=scopes)  # type: ignore[no-untyped-call]
+        return creds, self.config.project or project or "-"
+
+    def _make_client(self) -> Any:
+        import requests.adapters
+        from google.auth.transport.requests import AuthorizedSession
+
+        storage = _import_storage()
+        with self._errors("connect to"):
+            credentials, project = self._credentials()
+            # One pooled connection per concurrent transfer; requests keeps only 10 otherwise.
+            session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+            size = max(10, self.config.max_concurrency * 2)
+            for prefix in ("https://", "http://"):
+                session.mount(prefix, requests.adapters.HTTPAdapter(pool_connections=size, pool_maxsize=size))
+            options = {"api_endpoint": self.config.endpoint_url} if self.config.endpoint_url else None
+            return storage.Client(
+                project=project, credentials=credentials, _http=session, client_options=options
+            )
+
+    def _retry(self) -> Any:
+        storage = _import_storage()
+        return storage.retry.DEFAULT_RETRY.with_timeout(self.config.timeout_seconds)
+
+    def _blob(self, key: str, chunked: bool = False) -> Any:
+        bucket = self.client().bucket(self.bucket_name)
+        return bucket.blob(key, chunk_size=self.chunk_bytes if chunked else None)
+
+    def _upload(self, files: list[tuple[Path, str]]) -> None:
+        retry, timeout = self._retry(), self.config.timeout_seconds
+
+        def one(item: tuple[Path, str]) -> None:
+            path, key = item
+            with self._errors("upload to", key):
+                self._blob(key, chunked=True).upload_from_filename(str(path), retry=retry, timeout=timeout)
+
+        run_concurrently(one, files, self.config.max_concurrency)
+
+    def _download(self, items: list[tuple[str, Path]]) -> None:
+        retry, timeout = self._retry(), self.config.timeout_seconds
+
+        def one(item: tuple[str, Path]) -> None:
+            key, dest = item
+            with self._errors("download from", key):
+                self._blob(key).download_to_filename(str(dest), retry=retry, timeout=timeout)
+
+        run_concurrently(one, items, self.config.max_concurrency)
+
+    def _get(self, key: str) -> bytes | None:
+        try:
+            with self._errors("read from", key, missing=_NotFound):
+                data: bytes = self._blob(key).download_as_bytes(
+                    retry=self._retry(), timeout=self.config.timeout_seconds
+                )
+                return data
+        except _NotFound:
+            return None
+
+    def _put_if_absent(self, key: str, body: bytes) -> bool:
+        from google.api_core import exceptions
+
+        try:
+            with self._errors("write to", key, passthrough=(exceptions.PreconditionFailed,)):
+                self._blob(key).upload_from_string(
+                    body,
+                    content_type="application/json",
+                    if_generation_match=0,
+                    retry=self._retry(),
+                    timeout=self.config.timeout_seconds,
+                )
+        except exceptions.PreconditionFailed:
+            return False
+        return True
+
+    def _delete(self, keys: list[str]) -> None:
+        from google.api_core import exceptions
+
+        bucket = self.client().bucket(self.bucket_name)
+        for key in keys:
+            with suppress(exceptions.NotFound):
+                bucket.blob(key).delete(timeout=self.config.timeout_seconds)
+
+    @contextmanager
+    def _errors(
+        self,
+        action: str,
+        key: str = "",
+        passthrough: tuple[type[BaseException], ...] = (),
+        missing: type[Exception] | None = None,
+    ) -> Iterator[None]:
+        """Turn SDK errors into one-line ArtifactStoreErrors that say what to fix.
+
+        A missing object raises `missing` when given (the caller expects it may be absent).
+        """
+        _import_storage()  # first, so api_core's import-time FutureWarning stays quiet
+        import google.auth.exceptions as auth_errors
+        import requests
+        from google.api_core import exceptions
+
+        where = f"gs://{self.bucket_name}/{key}" if key else self.root_uri
+        try:
+            yield
+        except passthrough:
+            raise
+        except auth_errors.DefaultCredentialsError:
+            raise ArtifactStoreError(
+                f"no Google Cloud credentials for artifact store '{self.name}' ({self.root_uri}); "
+                "set GOOGLE_APPLICATION_CREDENTIALS or run 'gcloud auth application-default login', "
+                "or register the store with --credentials-file / --credentials-env"
+            ) from None
+        except auth_errors.GoogleAuthError as exc:
+            raise ArtifactStoreError(
+                f"Google Cloud credentials of artifact store '{self.name}' were refused "
+                f"({first_line(exc)}); renew them or fix credentials_file/credentials_env"
+            ) from None
+        except exceptions.NotFound as exc:
+            bucket_missing = "bucket" in str(exc).lower() or action.startswith(("upload", "write"))
+            if missing is not None and not bucket_missing:
+                raise missing() from None
+            if bucket_missing:
+                raise ArtifactStoreError(
+                    f"cannot {action} {where}: bucket '{self.bucket_name}' does not exist; create it "
+                    "(gcloud storage buckets create gs://BUCKET) or fix the store's path"
+                ) from None
+            raise ArtifactStoreError(
+                f"object {where} does not exist; it was deleted after being recorded, re-run the "
+                "pipeline to produce the artifact again"
+            ) from None
+        except (exceptions.Forbidden, exceptions.Unauthorized) as exc:
+            raise ArtifactStoreError(
+                f"access denied to {where} ({first_line(exc)}); grant the credentials "
+                "roles/storage.objectAdmin on the bucket or use other credentials"
+            ) from None
+        except exceptions.RetryError as exc:
+            cause = exc.cause if exc.cause is not None else exc
+            raise ArtifactStoreError(
+                f"cannot {action} {where}: gave up after {self.config.timeout_seconds:g}s "
+                f"({first_line(cause)}); check the network or endpoint_url, or raise timeout_seconds"
+            ) from None
+        except (exceptions.GoogleAPICallError, requests.exceptions.RequestException) as exc:
+            raise ArtifactStoreError(
+                f"cannot {action} {where} ({type(exc).__name__}: {first_line(exc)}); "
+                f"check the endpoint ({self.config.endpoint_url or 'storage.googleapis.com'}) and the bucket"
+            ) from None
+
+
+class _NotFound(Exception):
+    """An object (not a bucket) is missing; `_get` turns it into None."""

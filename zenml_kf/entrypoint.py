@@ -1,0 +1,228 @@
+"""The container side of the KFP contract: `python -m zenml_kf.entrypoint`.
+
+A compiled step runs as::
+
+    python -m zenml_kf.entrypoint --step NAME --spec SPEC_JSON --executor-input '{{$}}'
+
+KFP replaces `{{$}}` with the ExecutorInput JSON: parameter values, input artifacts (URI
+and metadata), output artifact URIs and `outputs.outputFile`. Bucket URIs are read and
+written through the launcher's mounts (`gs://b/k` is `/gcs/b/k`, `s3://` is `/s3/`,
+`minio://` is `/minio/`); kfp.local passes plain local paths. The step runs through
+the same runner as the local orchestrator, and the ExecutorOutput written to
+`outputFile` lists every output artifact with its metadata (data type, materializer,
+small values): KFP drops outputs that are not listed there.
+
+Exit codes: 0 done, 1 the step or its input failed (traceback or one-line error in the
+pod log), 2 the command line itself is wrong. Only the standard library is imported
+before the arguments are parsed, so a broken image fails fast with a clear message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from zenml_kf.pipelines.graph import StepSpec
+    from zenml_kf.steps.runner import InputArtifact, WrittenOutput
+
+URI_MOUNTS = {"gs://": "/gcs/", "s3://": "/s3/", "minio://": "/minio/"}
+
+
+def local_path(uri: str) -> Path:
+    """Where the KFP launcher makes an artifact URI available inside the pod."""
+    for scheme, mount in URI_MOUNTS.items():
+        if uri.startswith(scheme):
+            return Path(mount + uri[len(scheme) :])
+    if "://" in uri:
+        from zenml_kf.exceptions import ZenMLKFError
+
+        raise ZenMLKFError(
+            f"artifact URI '{uri}' has a scheme KFP does not mount in pods; use a gs://, s3:// "
+            "or minio:// pipeline root"
+        )
+    return Path(uri)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    from zenml_kf.exceptions import ZenMLKFError
+    from zenml_kf.log import ensure_console_handler
+    from zenml_kf.steps.runner import StepCodeError
+
+    ensure_console_handler()
+    try:
+        payload, executor_input = json.loads(args.spec), json.loads(args.executor_input)
+    except ValueError as exc:
+        print(
+            f"Error: --spec or --executor-input is not JSON ({exc}); recompile the pipeline", file=sys.stderr
+        )
+        return 2
+    try:
+        run(args.step, payload, executor_input)
+    except StepCodeError as exc:
+        print(exc.formatted.rstrip(), file=sys.stderr)
+        print(f"Error: step '{exc.step}' raised {exc}", file=sys.stderr)
+        return 1
+    except ZenMLKFError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run(step: str, payload: dict[str, Any], executor_input: dict[str, Any]) -> dict[str, Any]:
+    """Run one step as KFP asks and write the ExecutorOutput; returns it too."""
+    from zenml_kf.exceptions import ZenMLKFError
+    from zenml_kf.pipelines.graph import StepSpec
+    from zenml_kf.steps.runner import run_step
+
+    spec = StepSpec.model_validate(payload["spec"])
+    if spec.name != step:
+        raise ZenMLKFError(f"--step '{step}' does not match the step spec '{spec.name}'; recompile")
+    spec = spec.model_copy(update={"parameters": _parameters(spec, executor_input)})
+    definition = _load_step(spec)
+    inputs = _inputs(spec, payload.get("inputs", {}), executor_input)
+    outputs = _output_artifacts(executor_input)
+    output_dirs: dict[str, Path] = {}
+    for out in spec.outputs:
+        if out.name not in outputs:
+            raise ZenMLKFError(f"the executor input has no artifact for output '{out.name}'; recompile")
+        path = local_path(outputs[out.name]["uri"])
+        path.mkdir(parents=True, exist_ok=True)
+        output_dirs[out.name] = path
+    written = run_step(definition, spec, inputs, output_dirs)
+    result = executor_output(written, outputs)
+    output_file = Path(executor_input["outputs"]["outputFile"])
+    output_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output_file.with_name(output_file.name + ".tmp")
+    tmp.write_text(json.dumps(result, default=str))
+    os.replace(tmp, output_file)
+    return result
+
+
+def executor_output(written: list[WrittenOutput], outputs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    artifacts: dict[str, Any] = {}
+    for out in written:
+        given = outputs[out.name]
+        metadata: dict[str, Any] = {
+            "display_name": out.name,
+            "data_type": out.data_type,
+            "materializer": out.materializer,
+            "artifact_type": out.artifact_type,
+        }
+        for key, value in out.metadata.items():
+            metadata.setdefault(key, value)
+        artifacts[out.name] = {
+            "artifacts": [{"name": given.get("name", out.name), "uri": given["uri"], "metadata": metadata}]
+        }
+    return {"artifacts": artifacts}
+
+
+def _parameters(spec: StepSpec, executor_input: dict[str, Any]) -> dict[str, Any]:
+    """Compile-time values overridden by what KFP passes, checked by the step's config model."""
+    from pydantic import ValidationError
+
+    from zenml_kf.exceptions import ZenMLKFError
+    from zenml_kf.source import load_source
+    from zenml_kf.validation import describe
+
+    given = executor_input.get("inputs", {}).get("parameterValues", {}) or {}
+    merged = dict(spec.parameters)
+    merged.update({name: value for name, value in given.items() if name in spec.parameters})
+    if spec.config_source is None:
+        return merged
+    config_class = load_source(spec.config_source)
+    try:
+        return dict(config_class.model_validate(merged).model_dump(mode="json"))
+    except ValidationError as exc:
+        raise ZenMLKFError(
+            f"parameters of step '{spec.name}' are invalid ({describe(exc)}); fix the values "
+            "given when the run was submitted"
+        ) from None
+
+
+def _load_step(spec: StepSpec) -> Any:
+    from zenml_kf.exceptions import ZenMLKFError
+    from zenml_kf.source import load_source
+    from zenml_kf.steps.step import StepDefinition
+
+    definition = load_source(spec.source)
+    if not isinstance(definition, StepDefinition):
+        raise ZenMLKFError(
+            f"'{spec.source}' in the image is a {type(definition).__name__}, not a step; rebuild "
+            "the image from the code the pipeline was compiled from"
+        )
+    return definition
+
+
+def _inputs(
+    spec: StepSpec, producers: dict[str, dict[str, Any]], executor_input: dict[str, Any]
+) -> dict[str, InputArtifact]:
+    from zenml_kf.exceptions import ZenMLKFError
+    from zenml_kf.steps.runner import InputArtifact
+
+    given = executor_input.get("inputs", {}).get("artifacts", {}) or {}
+    inputs: dict[str, InputArtifact] = {}
+    for edge in spec.inputs:
+        entries = given.get(edge.name, {}).get("artifacts") or []
+        if not entries:
+            raise ZenMLKFError(f"the executor input has no artifact for input '{edge.name}'; recompile")
+        artifact = entries[0]
+        metadata = artifact.get("metadata") or {}
+        declared = producers.get(edge.name, {})
+        materializer = metadata.get("materializer") or declared.get("materializer")
+        data_type = metadata.get("data_type") or declared.get("data_type") or edge.data_type
+        if not materializer:
+            raise ZenMLKFError(
+                f"input '{edge.name}' of step '{spec.name}' names no materializer; it was not "
+                "written by a zenml-kf step"
+            )
+        inputs[edge.name] = InputArtifact(
+            path=local_path(artifact["uri"]),
+            materializer=str(materializer),
+            data_type=_resolve_type(str(data_type)),
+        )
+    return inputs
+
+
+def _output_artifacts(executor_input: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for name, entry in (executor_input.get("outputs", {}).get("artifacts", {}) or {}).items():
+        artifacts = entry.get("artifacts") or []
+        if artifacts:
+            found[name] = artifacts[0]
+    return found
+
+
+def _resolve_type(name: str) -> type:
+    """The recorded data type as a class (`object` when this image cannot import it)."""
+    import builtins
+    import importlib
+
+    if "." not in name:
+        found = getattr(builtins, name, object)
+        return found if isinstance(found, type) else object
+    module, _, qualname = name.rpartition(".")
+    try:
+        obj: Any = getattr(importlib.import_module(module), qualname)
+    except (ImportError, AttributeError):
+        return object
+    return obj if isinstance(obj, type) else object
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m zenml_kf.entrypoint", description="Run one zenml-kf step inside a KFP pod."
+    )
+    parser.add_argument("--step", required=True, help="name of the step in the pipeline")
+    parser.add_argument("--spec", required=True, help="the step spec JSON written by the compiler")
+    parser.add_argument("--executor-input", required=True, help="KFP's ExecutorInput JSON ({{$}})")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
