@@ -114,3 +114,19 @@ def _import_file(path: Path, module_name: str, root: Path | None) -> Any:
         sys.modules.pop(module_name, None)
         raise
     return module
+
+
+def resolve_type(name: str) -> type:
+    """The recorded data type as a class, or `object` when it cannot be imported here."""
+    import builtins
+
+    if "." not in name:
+        found = getattr(builtins, name, object)
+        return found if isinstance(found, type) else object
+    module, _, qualname = name.rpartition(".")
+    try:
+        obj: Any = importlib.import_module(module)
+        obj = getattr(obj, qualname)
+    except (ImportError, AttributeError):
+        return object
+    return obj if isinstance(obj, type) else object

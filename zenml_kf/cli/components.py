@@ -9,9 +9,9 @@ from zenml_kf.exceptions import StackError
 from zenml_kf.stack.types import ComponentType
 
 _HELP = {
-    ComponentType.ORCHESTRATOR: "Orchestrators run pipelines (flavor: local).",
-    ComponentType.ARTIFACT_STORE: "Artifact stores keep artifact files (flavor: local).",
-    ComponentType.METADATA_STORE: "Metadata stores hold ML Metadata records (flavor: sqlite).",
+    ComponentType.ORCHESTRATOR: "Orchestrators run pipelines; 'list --flavors' shows the kinds.",
+    ComponentType.ARTIFACT_STORE: "Artifact stores keep artifact files; 'list --flavors' shows the kinds.",
+    ComponentType.METADATA_STORE: "Metadata stores hold ML Metadata records; 'list --flavors' shows the kinds.",
 }
 
 
@@ -33,7 +33,7 @@ def parse_settings(args: list[str]) -> dict[str, Any]:
 
 
 def component_app(type_: ComponentType) -> typer.Typer:
-    app = typer.Typer(help=_HELP[type_], no_args_is_help=True)
+    app = typer.Typer(help=_HELP[type_], no_args_is_help=True, rich_markup_mode=None)
     label = type_.label
 
     @app.command(

@@ -17,6 +17,7 @@ app = typer.Typer(
     name="zenml",
     help="ML pipelines as plain Python functions: run them locally, compile them to Kubeflow Pipelines.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain click help: rendering it with rich costs ~0.1 s per call
     pretty_exceptions_enable=False,
     add_completion=False,
 )

@@ -11,7 +11,11 @@ from zenml_kf.cli.output import echo, format_duration, print_table
 if TYPE_CHECKING:
     from zenml_kf.metadata.views import PipelineRunView
 
-app = typer.Typer(help="Inspect pipeline runs recorded in the stack's metadata store.", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect pipeline runs recorded in the stack's metadata store.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 StackOption = Annotated[
     str | None,

@@ -12,6 +12,7 @@ app = typer.Typer(
     help="Stacks combine an orchestrator, an artifact store and a metadata store. The active one "
     "is in .zen/config.yaml; ZENML_KF_STACK overrides it for one shell.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain click help: rendering it with rich costs ~0.1 s per call
 )
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zenml_kf.exceptions import MetadataStoreError
 from zenml_kf.metadata.recorder import PIPELINE_CONTEXT, RUN_CONTEXT
 from zenml_kf.metadata.values import get_value, properties
+from zenml_kf.source import resolve_type
 
 if TYPE_CHECKING:
     from ml_metadata.metadata_store import MetadataStore
@@ -76,7 +77,7 @@ class ArtifactView:
 
         materializer = load_materializer(self.materializer)
         with self._reader.artifact_store.reading(self.uri) as path:
-            return materializer.load(path, _resolve_type(self.data_type))
+            return materializer.load(path, resolve_type(self.data_type))
 
     @functools.cached_property
     def producer_step(self) -> StepView:
@@ -87,33 +88,15 @@ class ArtifactView:
         executions = self._reader.store.get_executions_by_id(ids)
         original = [e for e in executions if e.last_known_state == pb_.Execution.COMPLETE]
         execution = min(original or executions, key=lambda e: e.id)
+        run_type = _context_type_id(self._reader, RUN_CONTEXT)
         [run_ctx] = [
-            c
-            for c in self._reader.store.get_contexts_by_execution(execution.id)
-            if c.type == RUN_CONTEXT or c.type_id == _context_type_id(self._reader, RUN_CONTEXT)
+            c for c in self._reader.store.get_contexts_by_execution(execution.id) if c.type_id == run_type
         ]
         run = PipelineRunView(self._reader, run_ctx)
         return run.step_by_execution_id(execution.id)
 
     def __repr__(self) -> str:
         return f"ArtifactView(name={self.name!r}, data_type={self.data_type!r}, uri={self.uri!r})"
-
-
-def _resolve_type(name: str) -> type:
-    """The recorded data type as a class, or `object` when it cannot be imported here."""
-    import builtins
-    import importlib
-
-    if "." not in name:
-        found = getattr(builtins, name, object)
-        return found if isinstance(found, type) else object
-    module, _, qualname = name.rpartition(".")
-    try:
-        obj: Any = importlib.import_module(module)
-        obj = getattr(obj, qualname)
-    except (ImportError, AttributeError):
-        return object
-    return obj if isinstance(obj, type) else object
 
 
 def _context_type_id(reader: _Reader, name: str) -> int:

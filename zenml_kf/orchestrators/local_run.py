@@ -24,9 +24,10 @@ from zenml_kf.git_state import git_state
 from zenml_kf.log import ensure_console_handler, get_logger
 from zenml_kf.metadata.recorder import MetadataRecorder, NewArtifact, RunRecord
 from zenml_kf.metadata.values import get_value
-from zenml_kf.metadata.views import MetadataReader, _resolve_type
+from zenml_kf.metadata.views import MetadataReader
 from zenml_kf.orchestrators.caching import cache_key
 from zenml_kf.pipelines.graph import StepSpec
+from zenml_kf.source import resolve_type
 from zenml_kf.steps.runner import InputArtifact, StepCodeError, WrittenOutput, run_step
 
 if TYPE_CHECKING:
@@ -211,7 +212,7 @@ class LocalRun:
                 loaded[name] = InputArtifact(
                     path=path,
                     materializer=str(get_value(artifact.custom_properties, "materializer")),
-                    data_type=_resolve_type(str(get_value(artifact.custom_properties, "data_type"))),
+                    data_type=resolve_type(str(get_value(artifact.custom_properties, "data_type"))),
                 )
             dirs = {name: stack.enter_context(store.writing(uri)) for name, uri in uris.items()}
             return run_step(self.definitions[spec.name], spec, loaded, dirs)
