@@ -8,7 +8,7 @@ pipeline and floor runs so noise on the machine hits both alike.
 
     python benchmarks/bench_core.py            # default: 5 repetitions of the slow ones
     python benchmarks/bench_core.py --reps 9   # steadier figures
-    python benchmarks/bench_core.py --quick    # 3 repetitions, a smoke test
+    python benchmarks/bench_core.py --quick    # 3 repetitions, a smoke test (or BENCH_QUICK=1)
     python benchmarks/bench_core.py --explain  # also show where the time goes
 
 Exit status: 1 if a measured process failed or `import zenml_kf` / `zenml --help` load a
@@ -30,11 +30,12 @@ import sys
 import tempfile
 import timeit
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import core_pipelines as src  # noqa: E402
-from core_harness import (  # noqa: E402
+import core_pipelines as src
+from core_harness import (
     BenchmarkError,
     ProcResult,
     Row,
@@ -73,8 +74,10 @@ def zenml_executable() -> str:
         return str(beside)
     found = shutil.which("zenml")
     if found is None:
-        raise SystemExit("bench_core: no `zenml` console script next to this Python or on PATH; "
-                         "install the package first (pip install -e .)")
+        raise SystemExit(
+            "bench_core: no `zenml` console script next to this Python or on PATH; "
+            "install the package first (pip install -e .)"
+        )
     return found
 
 
@@ -130,10 +133,10 @@ class Bench:
             },
             self.fast_reps,
         )
-        floor = walls(res["floor"])
+        floor = res["floor"]
         return [
-            row("zenml --help (whole process)", "s", walls(res["help"]), floor, TARGET_HELP, CTX_HELP),
-            row("python -c 'import zenml_kf'", "s", walls(res["import"]), floor, None, ""),
+            row("zenml --help (whole process)", "s", res["help"], floor, TARGET_HELP, CTX_HELP),
+            row("python -c 'import zenml_kf'", "s", res["import"], floor, None, ""),
         ]
 
     def forbidden_imports(self, pipeline_repo: Path, pipeline_file: str) -> None:
@@ -151,7 +154,9 @@ class Bench:
             self.run([PY, "-c", code], cwd, seed=self.fresh_seed(), BENCH_MODULES_OUT=str(out))
             report = json.loads(out.read_text())
             found = report["forbidden"]
-            tops = sorted({m.split(".")[0] if not m.startswith("google.cloud") else "google.cloud" for m in found})
+            tops = sorted(
+                {m.split(".")[0] if not m.startswith("google.cloud") else "google.cloud" for m in found}
+            )
             if found:
                 verdict = ("FAIL" if required else "note") + f": loads {', '.join(tops)}"
                 if required:
@@ -195,8 +200,10 @@ class Bench:
             shutil.rmtree(fresh)
         first, first_floor = first[1:], first_floor[1:]  # the first round warms up
 
-        log(f"* {SMALL}- and {LARGE}-step linear pipelines, uncached, in a used repository "
-            f"({self.reps} repetitions)")
+        log(
+            f"* {SMALL}- and {LARGE}-step linear pipelines, uncached, in a used repository "
+            f"({self.reps} repetitions)"
+        )
         res = interleaved(
             {
                 "p10": lambda: self.run([PY, "p10.py"], repo, seed=self.fresh_seed()),
@@ -220,25 +227,63 @@ class Bench:
         )
         cached_notes = cache_notes(cached["p10"], SMALL, expect_cached=True)
 
-        per_step = (median(walls(res["p50"])) - median(walls(res["p10"]))) / (LARGE - SMALL) * 1000
+        # Median of the paired differences (the runs alternate), so slow drifts in load cancel.
+        extra = (LARGE - SMALL) / 1000
+        per_step = [
+            (big.wall - small.wall) / extra for big, small in zip(res["p50"], res["p10"], strict=True)
+        ]
+        per_step_cpu = [
+            (big.cpu - small.cpu) / extra for big, small in zip(res["p50"], res["p10"], strict=True)
+        ]
         per_step_floor = plain_call_cost_ms(SMALL, LARGE)
         rows = [
-            row(f"{SMALL}-step linear, first run in new repo", "s", walls(first), walls(first_floor),
-                TARGET_LINEAR, CTX_LINEAR),
-            row(f"{SMALL}-step linear, uncached", "s", walls(res["p10"]), walls(res["floor10"]),
-                TARGET_LINEAR, CTX_LINEAR, note="; ".join(notes)),
-            row(f"  same via `zenml run p10.py:p`", "s", walls(res["cli10"]), walls(res["floor10"]),
-                TARGET_LINEAR, ""),
-            row(f"{LARGE}-step linear, uncached", "s", walls(res["p50"]), walls(res["floor50"]), None, ""),
-            Row(f"marginal cost per step ({SMALL} vs {LARGE})", "ms", per_step, per_step_floor,
-                TARGET_PER_STEP_MS, ""),
-            row(f"{SMALL}-step linear, fully cached", "s", walls(cached["p10"]), walls(cached["floor10"]),
-                TARGET_CACHED, CTX_CACHED, note="; ".join(cached_notes)),
+            row(
+                f"{SMALL}-step linear, first run in new repo",
+                "s",
+                first,
+                first_floor,
+                TARGET_LINEAR,
+                CTX_LINEAR,
+                note="; ".join(cache_notes(first, SMALL, expect_cached=False)),
+            ),
+            row(
+                f"{SMALL}-step linear, uncached",
+                "s",
+                res["p10"],
+                res["floor10"],
+                TARGET_LINEAR,
+                CTX_LINEAR,
+                note="; ".join(notes),
+            ),
+            row("  same via `zenml run p10.py:p`", "s", res["cli10"], res["floor10"], TARGET_LINEAR, ""),
+            row(f"{LARGE}-step linear, uncached", "s", res["p50"], res["floor50"], None, ""),
+            Row(
+                f"marginal cost per step ({SMALL} vs {LARGE})",
+                "ms",
+                median(per_step),
+                per_step_floor,
+                TARGET_PER_STEP_MS,
+                "",
+                samples=per_step,
+                cpu=median(per_step_cpu),
+                note="paired differences of the runs above; floor: one plain function call",
+            ),
+            row(
+                f"{SMALL}-step linear, fully cached",
+                "s",
+                cached["p10"],
+                cached["floor10"],
+                TARGET_CACHED,
+                CTX_CACHED,
+                note="; ".join(cached_notes),
+            ),
         ]
         return rows
 
     def fanout(self) -> list[Row]:
-        log(f"* fan-out 1 -> {src.FANOUT_WIDTH} x sleep({src.FANOUT_SLEEP:g} s) -> 1 ({self.reps} repetitions)")
+        log(
+            f"* fan-out 1 -> {src.FANOUT_WIDTH} x sleep({src.FANOUT_SLEEP:g} s) -> 1 ({self.reps} repetitions)"
+        )
         repo = self.repo
         res = interleaved(
             {
@@ -247,8 +292,17 @@ class Bench:
             },
             self.reps,
         )
-        return [row(f"fan-out 1->{src.FANOUT_WIDTH}x1s->1", "s", walls(res["sdk"]), walls(res["floor"]),
-                    TARGET_FANOUT, CTX_FANOUT, note="floor: the 8 sleeps on a thread pool")]
+        return [
+            row(
+                f"fan-out 1->{src.FANOUT_WIDTH}x1s->1",
+                "s",
+                res["sdk"],
+                res["floor"],
+                TARGET_FANOUT,
+                CTX_FANOUT,
+                note="floor: the 8 sleeps on a thread pool",
+            )
+        ]
 
     def array(self) -> list[Row]:
         log(f"* 100 MB float64 array from one step to the next ({self.reps} repetitions)")
@@ -262,10 +316,24 @@ class Bench:
             self.reps,
         )
         return [
-            row("100 MB array step->step, wall", "s", walls(res["sdk"]), walls(res["floor"]),
-                TARGET_ARRAY_WALL, CTX_ARRAY_WALL, note="floor: generate, np.save, np.load, sum"),
-            row("100 MB array step->step, peak RSS", "MB", rss(res["sdk"]), rss(res["floor"]),
-                TARGET_ARRAY_MB, CTX_ARRAY_MB, note="ru_maxrss of the whole child process"),
+            row(
+                "100 MB array step->step, wall",
+                "s",
+                res["sdk"],
+                res["floor"],
+                TARGET_ARRAY_WALL,
+                CTX_ARRAY_WALL,
+                note="floor: generate, np.save, np.load, sum",
+            ),
+            row(
+                "100 MB array step->step, peak RSS",
+                "MB",
+                res["sdk"],
+                res["floor"],
+                TARGET_ARRAY_MB,
+                CTX_ARRAY_MB,
+                note="ru_maxrss of the whole child process",
+            ),
         ]
 
     # -- --explain ----------------------------------------------------------------
@@ -273,13 +341,22 @@ class Bench:
         log("\n== Where the time goes (--explain) ==")
         cwd = self.workdir
         for label, argv, where in [
-            ("zenml --help", [PY, "-X", "importtime", "-c",
-                              "import sys; sys.argv=['zenml','--help']; from zenml_kf.cli.main import main; main()"],
-             cwd),
+            (
+                "zenml --help",
+                [
+                    PY,
+                    "-X",
+                    "importtime",
+                    "-c",
+                    "import sys; sys.argv=['zenml','--help']; from zenml_kf.cli.main import main; main()",
+                ],
+                cwd,
+            ),
             (f"python p{SMALL}.py (uncached)", [PY, "-X", "importtime", "p10.py"], self.repo),
         ]:
-            result = run_process(argv, cwd=where, env={**self.env, "BENCH_SEED": str(self.fresh_seed())},
-                                 check=False)
+            result = run_process(
+                argv, cwd=where, env={**self.env, "BENCH_SEED": str(self.fresh_seed())}, check=False
+            )
             log(f"\n-- import time of {label} (self / cumulative, ms; top packages then top modules) --")
             log(summarize_importtime(result.stderr))
         prof = self.workdir / "p10.prof"
@@ -300,9 +377,37 @@ def rss(results: list[ProcResult]) -> list[float]:
     return [r.maxrss_mb for r in results]
 
 
-def row(name: str, unit: str, samples: list[float], floor: list[float], target: float | None, ctx: str,
-        note: str = "") -> Row:
-    return Row(name, unit, median(samples), median(floor), target, ctx, samples, floor, note)
+def row(
+    name: str,
+    unit: str,
+    results: list[ProcResult],
+    floor: list[ProcResult],
+    target: float | None,
+    ctx: str,
+    note: str = "",
+) -> Row:
+    """A wall-time row (s), or a peak-memory row (MB); wall rows also carry CPU time."""
+    if unit == "MB":
+        return Row(
+            name, unit, median(rss(results)), median(rss(floor)), target, ctx, rss(results), rss(floor), note
+        )
+    return Row(
+        name,
+        unit,
+        median(walls(results)),
+        median(walls(floor)),
+        target,
+        ctx,
+        walls(results),
+        walls(floor),
+        note,
+        cpu=median(cpus(results)),
+        cpu_floor=median(cpus(floor)),
+    )
+
+
+def cpus(results: list[ProcResult]) -> list[float]:
+    return [r.cpu for r in results]
 
 
 _CACHED_LINE = re.compile(r"^\s*\S+\s+(\S+)\s+cached\s*$")
@@ -322,7 +427,7 @@ def cache_notes(results: list[ProcResult], steps: int, expect_cached: bool) -> l
 
 def plain_call_cost_ms(small: int, large: int) -> float:
     """The floor of the marginal cost: one more plain function call in the chain."""
-    ns: dict[str, object] = {}
+    ns: dict[str, Any] = {}
     code = "def s0(seed):\n    return seed\n"
     code += "".join(f"def s{i}(x):\n    return x + 1\n" for i in range(1, large))
     for n in (small, large):
@@ -334,42 +439,54 @@ def plain_call_cost_ms(small: int, large: int) -> float:
 
 
 def summarize_importtime(stderr: str, top: int = 12) -> str:
-    entries = []  # (self_us, cumulative_us, name)
+    """`-X importtime` output as: self time per top-level package, then the imports made at
+    the outermost level (each with everything it pulled in), heaviest first."""
+    entries = []  # (self_us, cumulative_us, depth, name)
     for line in stderr.splitlines():
-        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
         if m:
-            entries.append((int(m.group(1)), int(m.group(2)), m.group(4)))
+            entries.append((int(m.group(1)), int(m.group(2)), (len(m.group(3)) - 1) // 2, m.group(4)))
     if not entries:
         return "  (no -X importtime output)"
     by_pkg: dict[str, int] = {}
-    for self_us, _, name in entries:
+    for self_us, _, _, name in entries:
         key = name.split(".")[0]
         by_pkg[key] = by_pkg.get(key, 0) + self_us
     total = sum(by_pkg.values())
-    lines = [f"  total import self time {total / 1000:.0f} ms over {len(entries)} modules"]
-    for key, us in sorted(by_pkg.items(), key=lambda kv: -kv[1])[:top]:
-        lines.append(f"  {us / 1000:8.1f} ms  {key}")
-    lines.append("  heaviest modules (cumulative, first import):")
-    for self_us, cum_us, name in sorted(entries, key=lambda e: -e[1])[: top + 8]:
-        lines.append(f"  {self_us / 1000:8.1f} / {cum_us / 1000:8.1f} ms  {name}")
+    lines = [f"  {total / 1000:.0f} ms of imports over {len(entries)} modules; self time by package:"]
+    lines += [
+        f"  {us / 1000:8.1f} ms  {key}" for key, us in sorted(by_pkg.items(), key=lambda kv: -kv[1])[:top]
+    ]
+    lines.append("  outermost imports, with all they pulled in (cumulative):")
+    roots = sorted((e for e in entries if e[2] == 0), key=lambda e: -e[1])[:top]
+    lines += [f"  {cum / 1000:8.1f} ms  {name}" for _, cum, _, name in roots]
     return "\n".join(lines)
 
 
 def profile_summary(path: Path, top: int) -> str:
+    """cProfile stats restricted to the SDK's own functions and ML Metadata calls."""
     import io
 
     buf = io.StringIO()
     stats = pstats.Stats(str(path), stream=buf)
-    stats.strip_dirs().sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(r"zenml_kf/|ml_metadata/|metadata_store_extension", top)
     text = buf.getvalue()
     start = text.find("   ncalls")
-    return text[start:].rstrip() if start >= 0 else text
+    text = text[start:].rstrip() if start >= 0 else text
+    return re.sub(r"/\S*/(zenml_kf|ml_metadata)/", r"\1/", text)
 
 
 def machine_summary() -> str:
     try:
-        commit = subprocess.run(["git", "-C", str(SDK_ROOT), "describe", "--always", "--dirty"],
-                                capture_output=True, text=True, check=False).stdout.strip() or "unknown"
+        commit = (
+            subprocess.run(
+                ["git", "-C", str(SDK_ROOT), "describe", "--always", "--dirty"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.strip()
+            or "unknown"
+        )
     except OSError:
         commit = "unknown"
     try:
@@ -379,50 +496,84 @@ def machine_summary() -> str:
     except ImportError:
         np_version = "missing"
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (f"python {platform.python_version()} on {platform.machine()} {platform.system()}, "
-            f"{os.cpu_count()} CPUs, load {load}; numpy {np_version}; zenml-kf at {commit}")
+    return (
+        f"python {platform.python_version()} on {platform.machine()} {platform.system()}, "
+        f"{os.cpu_count()} CPUs, load {load}; numpy {np_version}; zenml-kf at {commit}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", "5")),
-                        help="repetitions of each slow measurement (cheap ones get 2n+1); default 5")
+    parser.add_argument(
+        "--reps",
+        type=int,
+        default=int(os.environ.get("BENCH_REPS", "5")),
+        help="repetitions of each slow measurement (cheap ones get 2n+1); default 5",
+    )
     parser.add_argument("--quick", action="store_true", help="3 repetitions: a smoke test, not figures")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a figure misses its target")
     parser.add_argument("--explain", action="store_true", help="also profile imports and a pipeline run")
     args = parser.parse_args(argv)
-    reps = 3 if args.quick else max(1, args.reps)
+    quick = args.quick or os.environ.get("BENCH_QUICK", "") not in ("", "0")
+    reps = 3 if quick else max(1, args.reps)
 
     log(f"== zenml-kf core benchmarks (issue 2) ==\n{machine_summary()}")
-    log(f"medians of {reps} whole-process runs ({2 * reps + 1} for the cheap ones), floor measured alternately\n")
+    log(
+        f"medians of {reps} whole-process runs ({2 * reps + 1} for the cheap ones), floor measured alternately\n"
+    )
     rows: list[Row] = []
+    loads: list[float] = []
     with tempfile.TemporaryDirectory(prefix="zenml-kf-bench-") as tmp:
         bench = Bench(Path(tmp), reps)
-        for name, fn in [("set-up", bench.setup), ("start-up", bench.startup),
-                         ("imported modules", bench.imports), ("linear pipelines", bench.linear),
-                         ("fan-out", bench.fanout), ("100 MB array", bench.array)]:
+        for name, fn in [
+            ("set-up", bench.setup),
+            ("start-up", bench.startup),
+            ("imported modules", bench.imports),
+            ("linear pipelines", bench.linear),
+            ("fan-out", bench.fanout),
+            ("100 MB array", bench.array),
+        ]:
+            loads.append(os.getloadavg()[0])
             try:
                 rows.extend(fn())
-            except BenchmarkError as exc:
+            except (BenchmarkError, OSError, ValueError, KeyError) as exc:
                 bench.failed = True
                 log(f"  ERROR in {name}: {exc}")
                 rows.append(Row(name, "s", None, None, None, error=str(exc).splitlines()[0]))
+                if name == "set-up":
+                    break
+        loads.append(os.getloadavg()[0])
         if args.explain and not bench.failed:
             bench.explain()
 
-    log("\nSamples (s or MB, min..max over repetitions):")
+    log("\nSamples (min..max over repetitions; unit as in the table):")
     for r in rows:
         if r.samples:
-            log(f"  {r.name.strip():<42} {spread(r.samples):>16}   floor {spread(r.floor_samples)}"
-                + (f"   {r.note}" if r.note else ""))
+            floor = f"floor {spread(r.floor_samples)}" if r.floor_samples else ""
+            log(
+                f"  {r.name.strip():<42} {spread(r.samples):>16}   {floor:<20}"
+                + (f"   {r.note}" if r.note else "")
+            )
         elif r.error:
             log(f"  {r.name:<42} ERROR: {r.error}")
     log("\nModules loaded (fresh process, sys.modules):")
     log("\n".join(bench.import_lines) or "  (not checked)")
     log("\n" + render_table(rows))
-    log("\nfloor = the same work in plain Python in its own process (functions called directly; the "
-        "array saved\nand loaded with numpy); ratio = median / floor; the marginal-cost floor is one "
-        "plain function call.")
+    log(
+        "\nmedian = wall time (or peak RSS) of the whole process; floor = the same work in plain Python in "
+        "its own\nprocess (functions called directly; the array saved and loaded with numpy), run alternately; "
+        "ratio =\nmedian / floor; cpu = median user+system CPU time of the process, steadier than wall time on a "
+        "busy machine."
+    )
+    cpus_n = os.cpu_count() or 1
+    log(
+        f"1-minute load average during the run: {min(loads):.2f}..{max(loads):.2f} on {cpus_n} CPUs"
+        + (
+            "  -- the machine was busy: trust the ratios and CPU times more than the wall times"
+            if max(loads) > 0.75 * cpus_n
+            else ""
+        )
+    )
     missed = [r.name.strip() for r in rows if r.status == "MISS"]
     if missed:
         log(f"missed targets: {', '.join(missed)}")

@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Variables that would make a child behave differently from a user's plain shell.
-_SCRUBBED_ENV = ("ZENML_KF_STACK", "ZENML_KF_LOGGING_VERBOSITY", "PYTHONPROFILEIMPORTTIME", "PYTHONTRACEMALLOC")
+_SCRUBBED_ENV = (
+    "ZENML_KF_STACK",
+    "ZENML_KF_LOGGING_VERBOSITY",
+    "PYTHONPROFILEIMPORTTIME",
+    "PYTHONTRACEMALLOC",
+)
 
 
 class BenchmarkError(RuntimeError):
@@ -29,6 +34,7 @@ class BenchmarkError(RuntimeError):
 class ProcResult:
     argv: list[str]
     wall: float  # seconds
+    cpu: float  # user + system seconds of the child (and the children it waited for)
     maxrss_mb: float  # peak resident set of the child, in MB (10**6 bytes)
     returncode: int
     stdout: str
@@ -58,8 +64,14 @@ def run_process(
     """Run one process to completion; return its wall time and its own peak RSS."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env) if env is not None else None,
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+        )
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
         try:
@@ -73,6 +85,7 @@ def run_process(
         result = ProcResult(
             argv=list(argv),
             wall=wall,
+            cpu=usage.ru_utime + usage.ru_stime,
             maxrss_mb=usage.ru_maxrss * 1024 / 1e6,  # Linux reports KiB
             returncode=proc.returncode,
             stdout=out.read().decode(errors="replace"),
@@ -105,7 +118,8 @@ def median(values: Sequence[float]) -> float:
 
 
 def spread(values: Sequence[float]) -> str:
-    return f"{min(values):.3f}..{max(values):.3f}"
+    digits = 0 if max(values) >= 50 else 3
+    return f"{min(values):.{digits}f}..{max(values):.{digits}f}"
 
 
 @dataclass
@@ -120,6 +134,8 @@ class Row:
     floor_samples: list[float] = field(default_factory=list)
     note: str = ""
     error: str | None = None
+    cpu: float | None = None  # median CPU time of the measured process, same unit
+    cpu_floor: float | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -142,6 +158,8 @@ def fmt(value: float | None, unit: str) -> str:
     if unit == "s":
         return f"{value:.3f} s"
     if unit == "ms":
+        if value < 0.01:
+            return f"{value * 1e6:.0f} ns"
         return f"{value:.3f} ms" if value < 1 else f"{value:.1f} ms"
     if unit == "MB":
         return f"{value:.0f} MB"
@@ -157,13 +175,14 @@ def fmt_ratio(ratio: float | None) -> str:
 
 
 def render_table(rows: Sequence[Row]) -> str:
-    header = ("benchmark", "median", "floor", "ratio", "target", "status", "others (issue 2, medians)")
+    header = ("benchmark", "median", "floor", "ratio", "cpu", "target", "status", "others (issue 2, medians)")
     body = [
         (
             r.name,
             fmt(r.median, r.unit),
             fmt(r.floor, r.unit),
             fmt_ratio(r.ratio),
+            fmt(r.cpu, r.unit),
             fmt(r.target, r.unit) if r.target is not None else "-",
             r.status,
             r.context,
@@ -171,7 +190,7 @@ def render_table(rows: Sequence[Row]) -> str:
         for r in rows
     ]
     widths = [max(len(str(line[i])) for line in (header, *body)) for i in range(len(header))]
-    right = {1, 2, 3, 4}
+    right = {1, 2, 3, 4, 5}
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(

@@ -74,7 +74,14 @@ def fanout_pipeline() -> str:
         "",
     ]
     for w in workers:
-        lines += ["", "@step", f"def {w}(x: int) -> int:", f"    time.sleep({FANOUT_SLEEP})", "    return x + 1", ""]
+        lines += [
+            "",
+            "@step",
+            f"def {w}(x: int) -> int:",
+            f"    time.sleep({FANOUT_SLEEP})",
+            "    return x + 1",
+            "",
+        ]
     join_args = ", ".join(f"a{i}: int" for i in range(FANOUT_WIDTH))
     join_sum = " + ".join(f"a{i}" for i in range(FANOUT_WIDTH))
     lines += ["", "@step", f"def join({join_args}) -> int:", f"    return {join_sum}", ""]
@@ -202,8 +209,7 @@ def modules_after_import(names: tuple[str, ...] = FORBIDDEN) -> str:
 def modules_after_public_api(names: tuple[str, ...] = FORBIDDEN) -> str:
     """What a pipeline file's own import line pulls in."""
     return _REPORT_MODULES + (
-        "from zenml_kf import BaseStepConfig, Output, Repository, pipeline, step\n"
-        f"_report({names!r})\n"
+        f"from zenml_kf import BaseStepConfig, Output, Repository, pipeline, step\n_report({names!r})\n"
     )
 
 
