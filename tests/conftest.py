@@ -77,3 +77,17 @@ def assert_clean_error(result: CLIResult, *fragments: str) -> None:
     assert message.startswith("Error: "), result
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep tests that share a session-scoped server on one xdist worker.
+
+    With `-n 2 --dist loadgroup` each group runs on a single worker, so a Docker engine or
+    a database server is started once, not once per worker.
+    """
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        if "remote" in parts:
+            item.add_marker(pytest.mark.xdist_group("remote-servers"))
+        elif "compiler" in parts and item.get_closest_marker("docker") is not None:
+            item.add_marker(pytest.mark.xdist_group("docker"))

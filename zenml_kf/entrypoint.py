@@ -163,6 +163,7 @@ def _inputs(
     spec: StepSpec, producers: dict[str, dict[str, Any]], executor_input: dict[str, Any]
 ) -> dict[str, InputArtifact]:
     from zenml_kf.exceptions import ZenMLKFError
+    from zenml_kf.source import resolve_type
     from zenml_kf.steps.runner import InputArtifact
 
     given = executor_input.get("inputs", {}).get("artifacts", {}) or {}
@@ -184,7 +185,7 @@ def _inputs(
         inputs[edge.name] = InputArtifact(
             path=local_path(artifact["uri"]),
             materializer=str(materializer),
-            data_type=_resolve_type(str(data_type)),
+            data_type=resolve_type(str(data_type)),
         )
     return inputs
 
@@ -196,22 +197,6 @@ def _output_artifacts(executor_input: dict[str, Any]) -> dict[str, dict[str, Any
         if artifacts:
             found[name] = artifacts[0]
     return found
-
-
-def _resolve_type(name: str) -> type:
-    """The recorded data type as a class (`object` when this image cannot import it)."""
-    import builtins
-    import importlib
-
-    if "." not in name:
-        found = getattr(builtins, name, object)
-        return found if isinstance(found, type) else object
-    module, _, qualname = name.rpartition(".")
-    try:
-        obj: Any = getattr(importlib.import_module(module), qualname)
-    except (ImportError, AttributeError):
-        return object
-    return obj if isinstance(obj, type) else object
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -34,9 +34,9 @@ def importer() -> Output(images=np.ndarray, labels=np.ndarray):
 
 
 @step
-def splitter(
-    images: np.ndarray, labels: np.ndarray, config: SplitterConfig
-) -> Output(X_train=np.ndarray, X_test=np.ndarray, y_train=np.ndarray, y_test=np.ndarray):
+def splitter(images: np.ndarray, labels: np.ndarray, config: SplitterConfig) -> Output(
+    X_train=np.ndarray, X_test=np.ndarray, y_train=np.ndarray, y_test=np.ndarray
+):
     X_train, X_test, y_train, y_test = train_test_split(
         images, labels, test_size=config.test_size, random_state=config.seed, stratify=labels
     )

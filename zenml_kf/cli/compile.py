@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from zenml_kf.pipelines.pipeline import Pipeline
 
 image_app = typer.Typer(
-    help="Build the container image the steps of a pipeline run in.", no_args_is_help=True
+    help="Build the container image the steps of a pipeline run in.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 TargetArg = Annotated[
@@ -90,6 +92,9 @@ def compile_command(
     ca_bundle: CaBundleOption = None,
 ) -> None:
     """Compile a pipeline to Kubeflow Pipelines v2 YAML, one container per step."""
+    from zenml_kf.log import ensure_console_handler
+
+    ensure_console_handler()
     if image is not None and build:
         raise CompilerError("--image and --build exclude each other; name an image or build one")
     if push and not build:
@@ -130,7 +135,7 @@ def compile_command(
         )
     from compiler import compile_graph
 
-    path = compile_graph(pipeline.graph, image, output, code_root=code_root, strict=strict)
+    path = compile_graph(pipeline.graph, image, output, code_root=code_root, strict=strict).resolve()
     graph = pipeline.graph
     echo(f"Compiled pipeline '{graph.name}' ({len(graph.steps)} steps) to {path} with image {image}.")
     if note:
@@ -154,7 +159,9 @@ def image_build_command(
 ) -> None:
     """Build the step image of a pipeline (tagged by content) and optionally push it."""
     from zenml_kf.images.builder import build_step_image
+    from zenml_kf.log import ensure_console_handler
 
+    ensure_console_handler()
     code_root = _code_root(root)
     pipeline = _load(target, code_root, config)
     _check_sources(pipeline, code_root)

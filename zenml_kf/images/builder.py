@@ -141,7 +141,7 @@ def push_image(client: docker.DockerClient, tag: str, log: Callable[[str], None]
 def repo_digest(attrs: dict[str, Any], repository: str) -> str | None:
     """The `sha256:...` digest of `repository` among an image's RepoDigests."""
     for entry in attrs.get("RepoDigests") or []:
-        name, _, digest = entry.partition("@")
+        name, _, digest = str(entry).partition("@")
         if name == repository and digest:
             return digest
     return None
@@ -278,10 +278,12 @@ def _build(
                 raise ImageBuildError(f"building {tag} failed: {_first_line(message)}")
     except ImageBuildError:
         raise
-    except Exception as exc:
+    except OSError as exc:
         raise ImageBuildError(
-            f"building {tag} failed: {_first_line(exc)}; is the Docker daemon running?"
+            f"building {tag} failed: {exc.strerror}: {exc.filename}; the code changed while it was read, build again"
         ) from None
+    except Exception as exc:  # the docker SDK's APIError and requests' connection errors
+        raise ImageBuildError(f"building {tag} failed: {_first_line(exc)}; check the Docker daemon") from None
 
 
 def _chunks(stream: Iterable[Any]) -> Iterable[dict[str, Any]]:

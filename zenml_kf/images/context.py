@@ -35,6 +35,11 @@ ALWAYS_EXCLUDED = (
     ".pytest_cache",
     ".ruff_cache",
     ".dockerignore",
+    # editors' and tools' temporary files, which come and go while a build reads the tree
+    "**/*.tmp",
+    "**/*.swp",
+    "**/.#*",
+    "**/*~",
     # credentials
     "**/.env",
     "**/.env.*",
@@ -126,7 +131,10 @@ class BuildContext:
 
 def code_files(root: Path, exclude: Iterable[Path] = ()) -> list[str]:
     """Files under `root` that belong in the image, as sorted POSIX paths relative to it."""
-    from docker.utils.build import exclude_paths
+    try:
+        from docker.utils.build import exclude_paths  # Docker's own .dockerignore matcher
+    except ImportError:
+        raise ImageBuildError("the docker SDK is not installed; pip install docker") from None
 
     root = root.resolve()
     if not root.is_dir():

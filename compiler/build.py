@@ -1,0 +1,131 @@
+"""Pipeline graph -> kfp GraphComponent -> KFP IR YAML, through kfp's own compiler.
+
+Step parameters become pipeline input parameters named `<step>-<parameter>` (what a
+user looks for in the KFP UI's run form). Python cannot name a function argument with
+a '-', and kfp's pipeline builder reads inputs from a function signature, so the
+pipeline is built with `<step>__<parameter>` arguments and the root inputs are renamed
+in the IR proto before kfp writes it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kfp import compiler as kfp_compiler
+from kfp.dsl import graph_component, structures
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from compiler.components import step_component
+from compiler.types import parameter_type
+from zenml_kf.exceptions import CompilerError
+from zenml_kf.pipelines.graph import PipelineGraph, StepSpec
+from zenml_kf.steps.settings import StepSettings, parse_step_settings
+
+PARAMETER_SEPARATOR = "-"
+
+
+def pipeline_parameter_name(step: str, parameter: str) -> str:
+    return f"{step}{PARAMETER_SEPARATOR}{parameter}"
+
+
+def build_pipeline(graph: PipelineGraph, image: str) -> graph_component.GraphComponent:
+    """The kfp pipeline (a GraphComponent) for `graph`, every step running in `image`."""
+    from compiler.task_settings import apply_settings
+
+    settings = {spec.name: parse_step_settings(spec.settings, spec.name) for spec in graph.steps}
+    components = {spec.name: step_component(graph, spec, image) for spec in graph.steps}
+    arguments = _pipeline_arguments(graph)
+
+    def body(*channels: Any) -> None:
+        by_argument = dict(zip(arguments, channels, strict=True))
+        tasks: dict[str, Any] = {}
+        for spec in graph.steps:
+            kwargs: dict[str, Any] = {
+                name: by_argument[arguments_key(spec.name, name)] for name in spec.parameters
+            }
+            for edge in spec.inputs:
+                kwargs[edge.name] = tasks[edge.step].outputs[edge.output]
+            task = components[spec.name](**kwargs)
+            task.set_display_name(_display_name(spec))
+            _apply(apply_settings, task, settings[spec.name], spec)
+            tasks[spec.name] = task
+
+    body.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in arguments]
+    )
+    pipeline_spec = structures.ComponentSpec(
+        name=graph.name,
+        description=graph.description,
+        inputs=dict(arguments) or None,
+        implementation=structures.Implementation(),
+    )
+    try:
+        component = graph_component.GraphComponent(pipeline_spec, body, display_name=graph.name)
+    except ValueError as exc:  # kfp's own checks; ours should have caught these first
+        raise CompilerError(f"kfp cannot compile pipeline '{graph.name}': {exc}") from None
+    renames = {key: _public_name(key) for key in arguments}
+    _rename_root_inputs(component.pipeline_spec, renames)
+    component.component_spec.inputs = {renames[key]: value for key, value in arguments.items()} or None
+    return component
+
+
+def write_pipeline(component: graph_component.GraphComponent, output: Path) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    kfp_compiler.Compiler().compile(component, str(output))
+
+
+def arguments_key(step: str, parameter: str) -> str:
+    return f"{step}__{parameter}"
+
+
+def _public_name(key: str) -> str:
+    step, _, parameter = key.partition("__")
+    return pipeline_parameter_name(step, parameter)
+
+
+def _pipeline_arguments(graph: PipelineGraph) -> dict[str, structures.InputSpec]:
+    arguments: dict[str, structures.InputSpec] = {}
+    for spec in graph.steps:
+        for name, value in spec.parameters.items():
+            key = arguments_key(spec.name, name)
+            if key in arguments or "__" in spec.name:
+                raise CompilerError(
+                    f"step name '{spec.name}' contains '__', which makes its pipeline parameters "
+                    "ambiguous; rename the step"
+                )
+            annotations = _annotation(spec, name)
+            arguments[key] = structures.InputSpec(
+                type=parameter_type(value, annotations), default=value, optional=True
+            )
+    return arguments
+
+
+def _annotation(spec: StepSpec, name: str) -> Any:
+    from compiler.components import _config_annotations
+
+    return _config_annotations(spec).get(name)
+
+
+def _display_name(spec: StepSpec) -> str:
+    return spec.name if spec.name == spec.step_name else f"{spec.name} ({spec.step_name})"
+
+
+def _apply(apply: Callable[..., None], task: Any, settings: StepSettings, spec: StepSpec) -> None:
+    try:
+        apply(task, settings, spec.enable_cache)
+    except ValueError as exc:  # kfp's setters have a few rules beyond ours
+        raise CompilerError(f"settings of step '{spec.name}' are invalid: {exc}") from None
+
+
+def _rename_root_inputs(spec: pipeline_spec_pb2.PipelineSpec, names: dict[str, str]) -> None:
+    parameters = spec.root.input_definitions.parameters
+    for old, new in names.items():
+        parameters[new].CopyFrom(parameters[old])
+        del parameters[old]
+    for task in spec.root.dag.tasks.values():
+        for value in task.inputs.parameters.values():
+            if value.component_input_parameter in names:
+                value.component_input_parameter = names[value.component_input_parameter]

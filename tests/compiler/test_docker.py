@@ -1,0 +1,171 @@
+"""The compiled YAML run by kfp.local's DockerRunner in real containers from the built
+step image gives the same artifacts as the local orchestrator (marker `docker`)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.compiler.conftest import PROJECT, parse_compiled
+from tests.conftest import git_init, run_cli
+
+pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("docker")]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class DockerSetup:
+    base_image: str
+    started_pid: int | None
+
+
+@dataclass
+class Built:
+    root: Path  # code root (a zenml repository) the image was built from
+    image: str
+    yaml: Path
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[DockerSetup]:
+    """A Docker daemon and the Python base image (scripts/setup_docker.sh, idempotent)."""
+    proc = subprocess.run(
+        ["bash", str(REPO / "scripts" / "setup_docker.sh")], capture_output=True, text=True, timeout=900
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"scripts/setup_docker.sh failed:\n{proc.stderr[-3000:]}")
+    values = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    setup = DockerSetup(
+        values["BASE_IMAGE"], int(values["DOCKERD_PID"]) if values.get("DOCKERD_PID") else None
+    )
+    yield setup
+    if setup.started_pid is not None:  # stop only a daemon this session started
+        subprocess.run(["kill", str(setup.started_pid)], check=False)
+
+
+@pytest.fixture(scope="session")
+def built(docker_engine: DockerSetup, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    """The test project as a zenml repository, its step image built from a host wheelhouse
+    (no network inside the build) and the parity pipeline compiled to reference it."""
+    base = tmp_path_factory.mktemp("docker")
+    root = base / "project"
+    shutil.copytree(PROJECT, root, ignore=shutil.ignore_patterns("__pycache__"))
+    git_init(root)
+    from zenml_kf import Repository
+
+    Repository.init(root)
+    (root / ".zen" / "local_stores" / "leak.txt").write_text("local store content")
+    (root / ".env").write_text("API_TOKEN=do-not-ship\n")
+    wheelhouse = base / "wheelhouse"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "-w",
+            str(wheelhouse),
+            "-r",
+            str(REPO / "images" / "requirements.txt"),
+        ],
+        check=True,
+        timeout=600,
+    )
+    result = run_cli(
+        "compile", "flows.py:parity_pipeline", "-o", str(base / "parity.yaml"), "--build",
+        "--python-image", docker_engine.base_image, "--wheelhouse", str(wheelhouse),
+        cwd=root, timeout=1200,
+    )  # fmt: skip
+    assert result.code == 0, result
+    image = parse_compiled(base / "parity.yaml").executor("numbers")["image"]
+    yield Built(root, image, base / "parity.yaml")
+    ids = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"ancestor={image}"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    if ids:  # kfp.local leaves its exited containers behind
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
+
+
+def _run_with_kfp_local(built: Built, pipeline_root: Path, **arguments: Any) -> dict[str, Path]:
+    from kfp import components, local
+
+    local.init(runner=local.DockerRunner(), pipeline_root=str(pipeline_root))
+    before = set(pipeline_root.glob("parity-*")) if pipeline_root.exists() else set()
+    components.load_component_from_file(str(built.yaml))(**arguments)
+    (run_dir,) = set(pipeline_root.glob("parity-*")) - before
+    return {f"{p.parent.name}/{p.name}": p for p in run_dir.glob("*/*") if p.is_dir()}
+
+
+def _read(folder: Path, materializer: str, data_type: type) -> Any:
+    from zenml_kf.materializers.registry import load_materializer
+
+    return load_materializer(materializer).load(folder, data_type)
+
+
+def _same(a: Any, b: Any) -> bool:
+    import numpy as np
+
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    return type(a) is type(b) and a == b
+
+
+def test_kfp_local_in_containers_matches_the_local_orchestrator(built: Built, tmp_path: Path) -> None:
+    from zenml_kf import Repository
+    from zenml_kf.source import load_target, resolve_type
+
+    pipeline = load_target(f"{built.root}/flows.py:parity_pipeline", built.root)
+    repo = Repository(built.root)
+    local_run = repo.get_stack().run(pipeline, repo)
+    produced = _run_with_kfp_local(built, tmp_path / "kfp-root")
+
+    compared = 0
+    for spec in pipeline.graph.steps:
+        for out in spec.outputs:
+            folder = produced[f"{spec.name}/{out.name}"]
+            assert out.materializer is not None
+            in_container = _read(folder, out.materializer, resolve_type(out.data_type))
+            expected = local_run.steps[spec.name].outputs[out.name].read()
+            assert _same(in_container, expected), (spec.name, out.name, in_container, expected)
+            compared += 1
+    assert compared == 5
+    assert (
+        _read(produced["total/output"], "zenml_kf.materializers.builtin:BuiltInMaterializer", float) == 30.0
+    )
+
+
+def test_overriding_a_parameter_changes_the_result(built: Built, tmp_path: Path) -> None:
+    produced = _run_with_kfp_local(built, tmp_path / "kfp-root", **{"scale-factor": 10.0})
+    assert json.loads((produced["total/output"] / "data.json").read_text()) == 150.0
+    assert json.loads((produced["stats/summary"] / "data.json").read_text()) == {"n": 6, "max": 50.0}
+
+
+def test_the_image_holds_the_code_but_no_local_stores_or_secrets(built: Built) -> None:
+    listing = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", built.image, "find", "/app", "-not", "-path", "*/__pycache__*"],
+        capture_output=True, text=True, timeout=300, check=True,
+    ).stdout.split()  # fmt: skip
+    assert "/app/flows.py" in listing
+    assert not [p for p in listing if ".zen" in p or p.endswith(".env") or ".git" in p], listing
+
+
+def test_an_unchanged_project_reuses_its_image(
+    built: Built, docker_engine: DockerSetup, tmp_path: Path
+) -> None:
+    result = run_cli(
+        "image", "build", "flows.py:parity_pipeline", "--python-image", docker_engine.base_image,
+        "--wheelhouse", str(built.yaml.parent / "wheelhouse"), cwd=built.root, timeout=600,
+    )  # fmt: skip
+    assert result.code == 0, result
+    assert f"Reusing image {built.image}" in result.out
+    assert built.image in result.out.splitlines()[-1]
