@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# The main job end to end on the default local stack: run the digits example, run it
-# again (every step cached), and show what ML Metadata recorded.
+# The main job end to end on the default local stack: compile the digits example to
+# Kubeflow Pipelines v2 YAML, run it, run it again (every step cached), and show what
+# ML Metadata recorded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ -f .zen/config.yaml ] || zenml init
 example=examples/digits/pipeline.py:digits_pipeline_run
 
+echo "== Compile to KFP v2 YAML: one container per step"
+zenml compile "$example" -o out/digits_pipeline.yaml
+echo
 echo "== First run: every step executes"
 zenml run "$example"
 echo
