@@ -434,3 +434,10 @@ def test_interrupted_run_is_recorded_as_failed_with_the_running_step_canceled(pr
     )
     out = subprocess.run([sys.executable, "-c", check], cwd=project, capture_output=True, text=True)
     assert out.stdout.split() == ["failed", "canceled"], out.stderr
+
+
+def test_a_sqlite_store_that_cannot_be_opened_names_its_path(project: Path) -> None:
+    (project / "not_a_db").write_text("plain text\n")
+    for uri in ("not_a_db", "missing_dir_parent/../not_a_db/x.db"):
+        result = run_cli("runs", "list", cwd=project, env={"ZENML_KF_METADATA_STORE_URI": uri})
+        assert_clean_error(result, "cannot open the metadata store at", "not_a_db")

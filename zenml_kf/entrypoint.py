@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(step: str, payload: dict[str, Any], executor_input: dict[str, Any]) -> dict[str, Any]:
     """Run one step as KFP asks and write the ExecutorOutput; returns it too."""
+    from zenml_kf.artifact_stores.manifest import write_marker
     from zenml_kf.exceptions import ZenMLKFError
     from zenml_kf.pipelines.graph import StepSpec
     from zenml_kf.steps.runner import run_step
@@ -95,6 +96,9 @@ def run(step: str, payload: dict[str, Any], executor_input: dict[str, Any]) -> d
         path.mkdir(parents=True, exist_ok=True)
         output_dirs[out.name] = path
     written = run_step(definition, spec, inputs, output_dirs)
+    for out_name, folder in output_dirs.items():
+        # The launcher uploads the folder; the marker tells bucket readers it is whole.
+        write_marker(folder, outputs[out_name]["uri"])
     result = executor_output(written, outputs)
     output_file = Path(executor_input["outputs"]["outputFile"])
     output_file.parent.mkdir(parents=True, exist_ok=True)

@@ -90,6 +90,10 @@ def test_steps_run_and_list_every_output_with_metadata(compile_flow, project: Pa
     )
     assert proc.returncode == 0, proc.stderr
     assert described["artifacts"]["output"]["artifacts"][0]["metadata"]["value"] == "ones:(2, 3):6"
+    # Each output folder carries the completion marker bucket stores read artifacts by, so
+    # artifacts the KFP launcher uploads are readable with `.read()` like local ones.
+    marker = json.loads((tmp_path / "split" / "features" / ".zenml-artifact.json").read_text())
+    assert marker["files"] == {"data.npy": (tmp_path / "split" / "features" / "data.npy").stat().st_size}
 
 
 def test_parameter_values_from_kfp_override_the_compiled_ones(

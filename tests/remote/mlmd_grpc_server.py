@@ -49,17 +49,17 @@ def _handler(store: Any, method: Callable[..., Any], lock: threading.Lock) -> Ca
         with lock:
             response, error, code = method(store, request)
         if code != 0:
-            context.abort(grpc.StatusCode(_status(code)), error.decode("utf-8", "replace"))
+            context.abort(_status(code), error.decode("utf-8", "replace"))
         return bytes(response)
 
     return call
 
 
-def _status(code: int) -> tuple[int, str]:
+def _status(code: int) -> grpc.StatusCode:
     for status in grpc.StatusCode:
         if status.value[0] == code:
-            return status.value
-    return grpc.StatusCode.UNKNOWN.value
+            return status
+    return grpc.StatusCode.UNKNOWN
 
 
 def serve(args: argparse.Namespace) -> None:

@@ -19,21 +19,20 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field, model_validator
 
-from zenml_kf.artifact_stores.base import BaseArtifactStore, iter_files
+from zenml_kf.artifact_stores.base import BaseArtifactStore
+from zenml_kf.artifact_stores.manifest import MARKER, manifest_bytes, staged_files
 from zenml_kf.exceptions import ZenMLKFError
 from zenml_kf.log import get_logger
 from zenml_kf.stack.component import ArtifactStoreConfig
 
 logger = get_logger(__name__)
 
-MARKER = ".zenml-artifact.json"
-MANIFEST_FORMAT = 1
 MiB = 1024 * 1024
 
 T = TypeVar("T")
@@ -128,7 +127,15 @@ class RemoteArtifactStore(BaseArtifactStore):
     # --- the contract -------------------------------------------------------------------
 
     def exists(self, uri: str) -> bool:
+        """False for URIs outside this store: a shared MLMD may record other stacks' artifacts."""
+        if not self.holds(uri):
+            return False
         return self._get(f"{self.key_of(uri)}/{MARKER}") is not None
+
+    def holds(self, uri: str) -> bool:
+        """Whether `uri` is under this store's root (so this store can read it)."""
+        root = self.root_uri.rstrip("/") + "/"
+        return uri.startswith(root) and len(uri) > len(root)
 
     @contextmanager
     def reading(self, uri: str) -> Iterator[Path]:
@@ -166,23 +173,14 @@ class RemoteArtifactStore(BaseArtifactStore):
 
     def _publish(self, uri: str, key: str, staging: Path) -> None:
         """Upload every staged file, then the marker; on failure remove what was uploaded."""
-        files = {p.relative_to(staging).as_posix(): p for p in iter_files(staging)}
-        if MARKER in files:
-            raise ArtifactStoreError(
-                f"a materializer wrote a file named {MARKER} for '{uri}'; that name is reserved"
-            )
-        manifest = {
-            "format": MANIFEST_FORMAT,
-            "files": {rel: path.stat().st_size for rel, path in files.items()},
-        }
+        files = staged_files(staging, uri)
         uploads = [(path, f"{key}/{rel}") for rel, path in files.items()]
         try:
             self._upload(uploads)
         except BaseException:
             self._cleanup([k for _, k in uploads])
             raise
-        body = json.dumps(manifest, sort_keys=True).encode()
-        if not self._put_if_absent(f"{key}/{MARKER}", body):
+        if not self._put_if_absent(f"{key}/{MARKER}", manifest_bytes(files)):
             raise ArtifactStoreError(
                 f"artifact '{uri}' was published by another writer at the same time; "
                 "artifacts are never overwritten"
@@ -242,22 +240,20 @@ class RemoteArtifactStore(BaseArtifactStore):
 
 
 def run_concurrently(fn: Callable[[T], object], items: Iterable[T], workers: int) -> None:
-    """Apply `fn` to every item on up to `workers` threads; the first error stops the rest."""
+    """Apply `fn` to every item on up to `workers` threads; the first error cancels the rest."""
     todo = list(items)
     if len(todo) <= 1 or workers <= 1:
         for item in todo:
             fn(item)
         return
-    with ThreadPoolExecutor(max_workers=min(workers, len(todo)), thread_name_prefix="zenml-io") as pool:
+    with ThreadPoolExecutor(min(workers, len(todo)), thread_name_prefix="zenml-io") as pool:
         futures = [pool.submit(fn, item) for item in todo]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in pending:
-            future.cancel()
+        wait(futures, return_when=FIRST_EXCEPTION)
         for future in futures:
-            if future.done() and not future.cancelled() and future.exception() is not None:
-                raise future.exception()  # type: ignore[misc]
-        for future in done:
-            future.result()
+            future.cancel()  # no-op for finished or running ones
+        for future in futures:
+            if not future.cancelled():
+                future.result()  # waits for running ones; raises the first error in order
 
 
 def first_line(exc: BaseException) -> str:
@@ -265,8 +261,3 @@ def first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
     return line if len(line) <= 300 else line[:297] + "..."
-
-
-def remove_quietly(path: Path) -> None:
-    with suppress(OSError):
-        path.unlink()

@@ -8,7 +8,6 @@ half-written artifact, and an existing URI is never overwritten.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import ClassVar
@@ -37,7 +36,3 @@ class BaseArtifactStore(StackComponent):
     def writing(self, uri: str) -> AbstractContextManager[Path]:
         """A local folder to fill; published at `uri` only if the block exits cleanly."""
         raise NotImplementedError
-
-
-def iter_files(folder: Path) -> Iterator[Path]:
-    return (p for p in sorted(folder.rglob("*")) if p.is_file())

@@ -1,11 +1,12 @@
 """Google Cloud Storage: `gs://bucket/prefix`, through google-cloud-storage.
 
-Credentials, first match wins: `anonymous` (emulators, public buckets); a service account
-or other credentials JSON named by `credentials_file` (a path) or `credentials_env` (an env
-var holding the JSON or a path to it); else Application Default Credentials
-(GOOGLE_APPLICATION_CREDENTIALS, gcloud, workload identity). Files over 8 MiB go up as
-resumable uploads in `chunk_size_mb` chunks, so memory stays near one chunk per file.
-`endpoint_url` (or STORAGE_EMULATOR_HOST) points the client at an emulator.
+Credentials, first match wins: a credentials JSON (service account key, external
+account...) from the env var named by `credentials_env` (its content or a path) or from
+`credentials_file`; none for `anonymous` or an emulator (`endpoint_url`,
+STORAGE_EMULATOR_HOST); else Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS,
+gcloud, workload identity). Files up to `chunk_size_mb` go in one request; larger ones are
+streamed from disk into a resumable upload session (see `_remote_gcs_upload`), so memory
+stays flat whatever the size. Downloads stream to disk.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from zenml_kf.artifact_stores._remote import (
     first_line,
     run_concurrently,
 )
+from zenml_kf.artifact_stores._remote_gcs_upload import stream_upload
 from zenml_kf.artifact_stores._remote_secrets import EnvVarName, read_env_secret
 
 
@@ -55,6 +57,7 @@ def _import_storage() -> Any:
 class GCPArtifactStore(RemoteArtifactStore):
     config: GCPArtifactStoreConfig
     SERVICE: ClassVar[str] = "Google Cloud Storage"
+    _session: Any = None
 
     def _credentials(self) -> tuple[Any, str]:
         _import_storage()
@@ -74,7 +77,8 @@ class GCPArtifactStore(RemoteArtifactStore):
                     f"{cfg.credentials_env} holds invalid JSON; put a credentials JSON or the path "
                     "of one in it"
                 ) from None
-            creds, project = google.auth.load_credentials_from_dict(info, scopes=scopes)  # type: ignore[no-untyped-call]
+            load = google.auth.load_credentials_from_dict
+            creds, project = load(info, scopes=scopes)  # type: ignore[no-untyped-call]
             return creds, cfg.project or project or "-"
         if cfg.credentials_file is not None:
             return self._from_file(
@@ -94,7 +98,8 @@ class GCPArtifactStore(RemoteArtifactStore):
                 f"credentials file {path} of artifact store '{self.name}' does not exist; "
                 "create it or fix credentials_file/credentials_env"
             )
-        creds, project = google.auth.load_credentials_from_file(path, scopes=scopes)  # type: ignore[no-untyped-call]
+        load = google.auth.load_credentials_from_file
+        creds, project = load(path, scopes=scopes)  # type: ignore[no-untyped-call]
         return creds, self.config.project or project or "-"
 
     def _make_client(self) -> Any:
@@ -110,6 +115,7 @@ class GCPArtifactStore(RemoteArtifactStore):
             for prefix in ("https://", "http://"):
                 session.mount(prefix, requests.adapters.HTTPAdapter(pool_connections=size, pool_maxsize=size))
             options = {"api_endpoint": self.config.endpoint_url} if self.config.endpoint_url else None
+            self._session = session
             return storage.Client(
                 project=project, credentials=credentials, _http=session, client_options=options
             )
@@ -118,9 +124,8 @@ class GCPArtifactStore(RemoteArtifactStore):
         storage = _import_storage()
         return storage.retry.DEFAULT_RETRY.with_timeout(self.config.timeout_seconds)
 
-    def _blob(self, key: str, chunked: bool = False) -> Any:
-        bucket = self.client().bucket(self.bucket_name)
-        return bucket.blob(key, chunk_size=self.chunk_bytes if chunked else None)
+    def _blob(self, key: str) -> Any:
+        return self.client().bucket(self.bucket_name).blob(key)
 
     def _upload(self, files: list[tuple[Path, str]]) -> None:
         retry, timeout = self._retry(), self.config.timeout_seconds
@@ -128,7 +133,16 @@ class GCPArtifactStore(RemoteArtifactStore):
         def one(item: tuple[Path, str]) -> None:
             path, key = item
             with self._errors("upload to", key):
-                self._blob(key, chunked=True).upload_from_filename(str(path), retry=retry, timeout=timeout)
+                blob = self._blob(key)
+                size = path.stat().st_size
+                if size <= self.chunk_bytes:
+                    blob.upload_from_filename(str(path), retry=retry, timeout=timeout)
+                    return
+                url = blob.create_resumable_upload_session(
+                    size=size, content_type="application/octet-stream", timeout=timeout
+                )
+                self.client()  # the session below is made with the client
+                stream_upload(self._session, url, path, f"gs://{self.bucket_name}/{key}", timeout)
 
         run_concurrently(one, files, self.config.max_concurrency)
 
@@ -201,8 +215,8 @@ class GCPArtifactStore(RemoteArtifactStore):
         except auth_errors.DefaultCredentialsError:
             raise ArtifactStoreError(
                 f"no Google Cloud credentials for artifact store '{self.name}' ({self.root_uri}); "
-                "set GOOGLE_APPLICATION_CREDENTIALS or run 'gcloud auth application-default login', "
-                "or register the store with --credentials-file / --credentials-env"
+                "set GOOGLE_APPLICATION_CREDENTIALS or run 'gcloud auth application-default "
+                "login', or register the store with --credentials-file / --credentials-env"
             ) from None
         except auth_errors.GoogleAuthError as exc:
             raise ArtifactStoreError(
@@ -215,8 +229,8 @@ class GCPArtifactStore(RemoteArtifactStore):
                 raise missing() from None
             if bucket_missing:
                 raise ArtifactStoreError(
-                    f"cannot {action} {where}: bucket '{self.bucket_name}' does not exist; create it "
-                    "(gcloud storage buckets create gs://BUCKET) or fix the store's path"
+                    f"cannot {action} {where}: bucket '{self.bucket_name}' does not exist; "
+                    "create it (gcloud storage buckets create gs://BUCKET) or fix the store's path"
                 ) from None
             raise ArtifactStoreError(
                 f"object {where} does not exist; it was deleted after being recorded, re-run the "
@@ -231,12 +245,14 @@ class GCPArtifactStore(RemoteArtifactStore):
             cause = exc.cause if exc.cause is not None else exc
             raise ArtifactStoreError(
                 f"cannot {action} {where}: gave up after {self.config.timeout_seconds:g}s "
-                f"({first_line(cause)}); check the network or endpoint_url, or raise timeout_seconds"
+                f"({first_line(cause)}); check the network or endpoint_url, or raise "
+                "timeout_seconds"
             ) from None
         except (exceptions.GoogleAPICallError, requests.exceptions.RequestException) as exc:
+            endpoint = self.config.endpoint_url or "storage.googleapis.com"
             raise ArtifactStoreError(
                 f"cannot {action} {where} ({type(exc).__name__}: {first_line(exc)}); "
-                f"check the endpoint ({self.config.endpoint_url or 'storage.googleapis.com'}) and the bucket"
+                f"check the endpoint ({endpoint}) and the bucket"
             ) from None
 
 

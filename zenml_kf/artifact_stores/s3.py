@@ -35,7 +35,7 @@ class S3ArtifactStoreConfig(RemoteArtifactStoreConfig):
     region: str | None = None
     """Region of the bucket; from the AWS config or AWS_DEFAULT_REGION when unset."""
     path_style: bool = False
-    """Address buckets as ENDPOINT/BUCKET (most S3-compatible servers) instead of BUCKET.ENDPOINT."""
+    """Address buckets as ENDPOINT/BUCKET (most S3-compatible servers), not BUCKET.ENDPOINT."""
     profile: str | None = None
     """A profile from ~/.aws/config."""
     access_key_id_env: EnvVarName | None = None
@@ -85,7 +85,11 @@ class S3ArtifactStore(RemoteArtifactStore):
         with self._errors("connect to"):
             session = boto3.session.Session(profile_name=cfg.profile, **keys)
             return session.client(
-                "s3", endpoint_url=cfg.endpoint_url, region_name=cfg.region, verify=verify, config=config
+                "s3",
+                endpoint_url=cfg.endpoint_url,
+                region_name=cfg.region,
+                verify=verify,
+                config=config,
             )
 
     def _transfer_config(self) -> Any:
@@ -95,6 +99,8 @@ class S3ArtifactStore(RemoteArtifactStore):
             multipart_threshold=self.chunk_bytes,
             multipart_chunksize=self.chunk_bytes,
             max_concurrency=self.config.max_concurrency,
+            # Downloaded parts wait here for the disk writer: 32 x 256 KiB bounds that buffer.
+            max_io_queue=32,
             use_threads=True,
         )
 
@@ -198,7 +204,11 @@ class S3ArtifactStore(RemoteArtifactStore):
                 f"AWS profile '{self.config.profile}' of artifact store '{self.name}' is not in "
                 "~/.aws/config; add it or fix --profile"
             ) from None
-        except (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ConnectionClosedError) as exc:
+        except (
+            bx.EndpointConnectionError,
+            bx.ConnectTimeoutError,
+            bx.ConnectionClosedError,
+        ) as exc:
             raise ArtifactStoreError(
                 f"cannot reach {endpoint} to {action} {where} ({first_line(exc)}); check the "
                 "network or the store's endpoint_url"
@@ -220,8 +230,8 @@ class S3ArtifactStore(RemoteArtifactStore):
                 raise missing() from None
             if code in ("NoSuchKey", "404"):
                 raise ArtifactStoreError(
-                    f"object {where} does not exist; it was deleted after being recorded, re-run the "
-                    "pipeline to produce the artifact again"
+                    f"object {where} does not exist; it was deleted after being recorded, re-run "
+                    "the pipeline to produce the artifact again"
                 ) from None
             if code in _DENIED or any(c in text for c in _DENIED if not c.isdigit()):
                 raise ArtifactStoreError(

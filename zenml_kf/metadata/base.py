@@ -35,7 +35,7 @@ class BaseMetadataStore(StackComponent):
 
         try:
             return metadata_store.MetadataStore(self.connection_config())
-        except (errors.MetadataStoreError, RuntimeError) as exc:
+        except (errors.StatusError, RuntimeError, OSError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise MetadataStoreError(
                 f"cannot open the metadata store at {self.address} ({reason}); {self.unreachable_hint()}"

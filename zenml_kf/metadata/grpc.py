@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
 
 from zenml_kf.exceptions import MetadataStoreError
 from zenml_kf.metadata.base import BaseMetadataStore
-from zenml_kf.metadata.mysql import probe
 from zenml_kf.stack.component import MetadataStoreConfig
 
 if TYPE_CHECKING:
@@ -111,6 +111,20 @@ class GRPCMetadataStore(BaseMetadataStore):
         )
         return grpc.secure_channel(target, credentials)
 
+    def _probe_tcp(self) -> None:
+        """Refused or silent addresses fail here, before gRPC's own reconnect backoff starts."""
+        cfg = self.config
+        try:
+            with socket.create_connection((cfg.host, cfg.port), timeout=cfg.connect_timeout_seconds):
+                return
+        except TimeoutError:
+            reason = f"no answer within {cfg.connect_timeout_seconds:g}s"
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+        raise MetadataStoreError(
+            f"cannot reach the metadata store at {self.address} ({reason}); {self.unreachable_hint()}"
+        )
+
     def _check_service(self, config: Any) -> None:
         """One cheap RPC with a short deadline: is an MLMD service answering there?"""
         import grpc
@@ -139,8 +153,7 @@ class GRPCMetadataStore(BaseMetadataStore):
     def store(self) -> MetadataStore:
         from ml_metadata.metadata_store import metadata_store
 
-        cfg = self.config
-        probe(cfg.host, cfg.port, cfg.connect_timeout_seconds, self.address, self.unreachable_hint())
+        self._probe_tcp()
         config = self.connection_config()
         self._check_service(config)
         return metadata_store.MetadataStore(config)

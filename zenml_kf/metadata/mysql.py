@@ -1,10 +1,12 @@
 """ML Metadata in a MySQL or MariaDB database: a metadata store a team (or a KFP cluster) shares.
 
 The password never sits in `.zen/`: `password_env` names an env var and `password_file` a
-mounted secret file. Opening fails fast with one line: a TCP probe bounded by
-`connect_timeout_seconds` tells "nothing listens there" apart from "the server refused the
-login", and the MySQL client's own log lines (which it writes straight to fd 2) are kept
-off the terminal, since MLMD reports neither cause in its exception.
+mounted secret file. Opening fails fast with one line: reading the server's greeting,
+bounded by `connect_timeout_seconds`, tells "nothing listens there" and "something
+listens but never answers" apart from "the server refused the login", and the MySQL
+client's own log lines (written straight to fd 2) are kept off the terminal, since MLMD's
+exception names no cause. Concurrent first connections to an empty database race to
+create MLMD's tables; MLMD then asks to retry, which opening does for a bounded time.
 """
 
 from __future__ import annotations
@@ -137,7 +139,10 @@ class MySQLMetadataStore(BaseMetadataStore):
     @functools.cached_property
     def store(self) -> MetadataStore:
         cfg = self.config
-        probe(cfg.host, cfg.port, cfg.connect_timeout_seconds, self.address, self.unreachable_hint())
+        version = probe(
+            cfg.host, cfg.port, cfg.connect_timeout_seconds, self.address, self.unreachable_hint()
+        )
+        logger.debug("metadata store %s: server %s", self.address, version)
         config = self.connection_config()
         deadline = time.monotonic() + OPEN_RETRY_SECONDS
         while True:
@@ -170,8 +175,8 @@ class MySQLMetadataStore(BaseMetadataStore):
             if "mysql_real_connect" in message:
                 raise MetadataStoreError(
                     f"the MySQL server at {where} refused user '{self.config.user}' on database "
-                    f"'{self.config.database}' (wrong password, unknown user, missing grants or TLS "
-                    f"required); check {self._password_source()} and the user's grants"
+                    f"'{self.config.database}' (wrong password, unknown user, missing grants or "
+                    f"TLS required); check {self._password_source()} and the user's grants"
                 ) from None
             reason = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
             raise MetadataStoreError(
@@ -184,16 +189,57 @@ class _SchemaRace(Exception):
     """MLMD found the schema half-created by a concurrent first connection."""
 
 
-def probe(host: str, port: int, timeout: float, address: str, hint: str) -> None:
-    """Fail in at most `timeout` seconds, with the reason, when nothing accepts connections."""
+def probe(host: str, port: int, timeout: float, address: str, hint: str) -> str:
+    """The server's version from its greeting, read within `timeout`; else one clear error.
+
+    MLMD's MySQL client waits without a deadline and holds the GIL while it does, so a
+    server that accepts connections but never speaks (a wedged pod behind a port-forward)
+    would hang the process for good. The MySQL server speaks first, so reading its
+    greeting here bounds that wait and tells the causes apart.
+    """
+    deadline = time.monotonic() + timeout
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            header = _receive(sock, 4, deadline)
+            payload = _receive(sock, min(int.from_bytes(header[:3], "little"), 4096), deadline)
     except TimeoutError:
         reason = f"no answer within {timeout:g}s"
+    except _Closed:
+        reason = "the connection was closed before the server greeted"
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
+    else:
+        if payload[:1] == b"\xff":  # an error packet instead of a greeting
+            code = int.from_bytes(payload[1:3], "little")
+            message = payload[3:].decode("utf-8", "replace").lstrip("#")
+            raise MetadataStoreError(
+                f"the MySQL server at {host}:{port} refused the connection ({code}: {message})"
+            )
+        if payload[:1] != b"\x0a":
+            raise MetadataStoreError(
+                f"{host}:{port} answered but is not a MySQL or MariaDB server; fix host/port of "
+                "the metadata store"
+            )
+        return payload[1:].split(b"\0", 1)[0].decode("ascii", "replace")
     raise MetadataStoreError(f"cannot reach the metadata store at {address} ({reason}); {hint}")
+
+
+class _Closed(Exception):
+    """The server closed the connection early."""
+
+
+def _receive(sock: socket.socket, size: int, deadline: float) -> bytes:
+    data = b""
+    while len(data) < size:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        sock.settimeout(left)
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise _Closed()
+        data += chunk
+    return data
 
 
 @contextmanager

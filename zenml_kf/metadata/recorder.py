@@ -77,8 +77,7 @@ class MetadataRecorder:
         pipeline_type = self._type_id("context", PIPELINE_CONTEXT)
         pipeline_ctx = self._store.get_context_by_type_and_name(PIPELINE_CONTEXT, pipeline_name)
         if pipeline_ctx is None:
-            pipeline_ctx = pb_.Context(type_id=pipeline_type, name=pipeline_name)
-            [pipeline_ctx.id] = self._store.put_contexts([pipeline_ctx])
+            pipeline_ctx = self._new_pipeline_context(pipeline_name, pipeline_type)
         run_ctx = pb_.Context(type_id=self._type_id("context", RUN_CONTEXT), name=run_id)
         for key, value in {
             "namespace": "",
@@ -99,6 +98,20 @@ class MetadataRecorder:
         run = RunRecord(run_id, pipeline_ctx, run_ctx, dag)
         dag.id = self._store.put_execution(dag, [], self._contexts(run))[0]
         return run
+
+    def _new_pipeline_context(self, pipeline_name: str, type_id: int) -> pb.Context:
+        """Create the pipeline's context; the first runs of a pipeline may race to create it."""
+        from ml_metadata import errors
+
+        context = self._pb.Context(type_id=type_id, name=pipeline_name)
+        try:
+            [context.id] = self._store.put_contexts([context])
+        except errors.AlreadyExistsError:
+            found = self._store.get_context_by_type_and_name(PIPELINE_CONTEXT, pipeline_name)
+            if found is None:
+                raise
+            return found
+        return context
 
     def finish_run(self, run: RunRecord, failed: bool) -> None:
         pb_ = self._pb

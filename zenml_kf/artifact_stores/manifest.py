@@ -1,0 +1,40 @@
+"""The completion marker of an artifact in a bucket: `<uri>/.zenml-artifact.json`.
+
+It lists every file of the artifact with its size and is written last, so a reader that
+finds it knows the artifact is whole. Kept free of SDK imports: the bucket stores write it
+after uploading, and the container entrypoint writes it into each output folder before
+KFP's launcher uploads the folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from zenml_kf.exceptions import ZenMLKFError
+
+MARKER = ".zenml-artifact.json"
+MANIFEST_FORMAT = 1
+
+
+def staged_files(folder: Path, uri: str) -> dict[str, Path]:
+    """The files a materializer wrote, by path relative to the artifact folder."""
+    files = {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()}
+    if MARKER in files:
+        raise ZenMLKFError(f"a materializer wrote a file named {MARKER} for '{uri}'; that name is reserved")
+    return files
+
+
+def manifest_bytes(files: dict[str, Path]) -> bytes:
+    manifest = {"format": MANIFEST_FORMAT, "files": {rel: path.stat().st_size for rel, path in files.items()}}
+    return json.dumps(manifest, sort_keys=True).encode()
+
+
+def write_marker(folder: Path, uri: str) -> None:
+    """Mark a fully written local output folder, for a launcher to upload with it.
+
+    A marker left by an earlier attempt in the same folder is replaced, not listed.
+    """
+    (folder / MARKER).unlink(missing_ok=True)
+    body = manifest_bytes(staged_files(folder, uri))
+    (folder / MARKER).write_bytes(body)
