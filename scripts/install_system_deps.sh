@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the test suite needs: git (repositories under test), a Docker engine and
-# debootstrap (step images built and run for real), MariaDB (ML Metadata on MySQL).
+# debootstrap (step images built and run for real), an image registry (pushes),
+# MariaDB (ML Metadata on MySQL).
 # Idempotent: installs only what is missing. Uses sudo when not root.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ declare -A need=(
   [debootstrap]=debootstrap
   [mariadbd]=mariadb-server
   [mariadb]=mariadb-client
+  [docker-registry]=docker-registry
 )
 missing=()
 for cmd in "${!need[@]}"; do

@@ -169,3 +169,63 @@ def test_an_unchanged_project_reuses_its_image(
     assert result.code == 0, result
     assert f"Reusing image {built.image}" in result.out
     assert built.image in result.out.splitlines()[-1]
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[str]:
+    """A real image registry (Debian's docker-registry, the CNCF distribution server) on loopback."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'registry-data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    proc = subprocess.Popen(
+        ["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    address = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{address}/v2/", timeout=2):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("docker-registry did not start")
+            time.sleep(0.2)
+    yield address
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_push_sends_the_image_and_the_yaml_references_it_by_digest(
+    built: Built, docker_engine: DockerSetup, registry: str, tmp_path: Path
+) -> None:
+    import urllib.request
+
+    out = tmp_path / "pushed.yaml"
+    result = run_cli(
+        "compile", "flows.py:parity_pipeline", "-o", str(out), "--build", "--push",
+        "--repository", f"{registry}/team/steps", "--python-image", docker_engine.base_image,
+        "--wheelhouse", str(built.yaml.parent / "wheelhouse"), cwd=built.root, timeout=1200,
+    )  # fmt: skip
+    assert result.code == 0, result
+    image = parse_compiled(out).executor("numbers")["image"]
+    repository, _, digest = image.partition("@")
+    assert repository == f"{registry}/team/steps" and digest.startswith("sha256:"), image
+    request = urllib.request.Request(
+        f"http://{registry}/v2/team/steps/manifests/{digest}",
+        headers={
+            "Accept": "application/vnd.docker.distribution.manifest.v2+json, "
+            "application/vnd.oci.image.manifest.v1+json"
+        },
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.headers["Docker-Content-Digest"] == digest
