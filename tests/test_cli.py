@@ -441,3 +441,13 @@ def test_a_sqlite_store_that_cannot_be_opened_names_its_path(project: Path) -> N
     for uri in ("not_a_db", "missing_dir_parent/../not_a_db/x.db"):
         result = run_cli("runs", "list", cwd=project, env={"ZENML_KF_METADATA_STORE_URI": uri})
         assert_clean_error(result, "cannot open the metadata store at", "not_a_db")
+
+
+def test_a_module_that_fails_to_import_is_one_line_naming_the_line(project: Path) -> None:
+    (project / "boom.py").write_text("from zenml_kf import step\n\nx = 1 / 0\n")
+    assert_clean_error(
+        run_cli("run", "boom.py:p", cwd=project),
+        "importing 'boom.py:p' failed with ZeroDivisionError: division by zero at boom.py:3",
+    )
+    (project / "missing_dep.py").write_text("import not_a_real_package\n")
+    assert_clean_error(run_cli("run", "missing_dep.py:p", cwd=project), "ModuleNotFoundError", "not_a_real_package")

@@ -13,7 +13,7 @@ import pytest
 from sklearn.base import ClassifierMixin
 from sklearn.dummy import DummyClassifier
 
-from zenml_kf import BaseStepConfig, Output, Repository, pipeline, step
+from zenml_kf import BaseMaterializer, BaseStepConfig, Output, Repository, pipeline, step
 from zenml_kf.exceptions import StepFailedError
 from zenml_kf.metadata.views import ExecutionStatus
 
@@ -313,3 +313,81 @@ def test_outputs_typed_any_or_abstract_pick_a_materializer_from_the_value(repo: 
     assert outs["obj"].data_type.endswith("Opaque")
     assert run.get_step("use").output.read() == 3 + 3 + 4
     assert isinstance(outs["frame"].read(), pd.DataFrame)
+
+
+def _adder(i: int):
+    @step
+    def add_constant(x: int) -> int:
+        return x + i
+
+    return add_constant
+
+
+@pipeline
+def factory(numbers, a0, a1):
+    _, n = numbers()
+    a0(n)
+    a1(n)
+
+
+def test_steps_from_one_factory_never_share_a_cache_entry(repo: Repository) -> None:
+    for _ in range(2):  # the second run is served from the cache
+        run = factory(numbers=numbers(), a0=_adder(100)(), a1=_adder(200)()).run()
+        assert run.get_step("a0").output.read() == 105
+        assert run.get_step("a1").output.read() == 205
+    assert run.get_step("a0").is_cached and run.get_step("a1").is_cached
+    changed = factory(numbers=numbers(), a0=_adder(100)(), a1=_adder(300)()).run()
+    assert changed.get_step("a0").is_cached and not changed.get_step("a1").is_cached
+    assert changed.get_step("a1").output.read() == 305
+
+
+@step
+def pair(a: int, b: int) -> int:
+    return a * 10 + b
+
+
+def test_one_output_may_feed_several_inputs_of_a_step(repo: Repository) -> None:
+    @pipeline
+    def twice(numbers, pair):
+        _, n = numbers()
+        pair(a=n, b=n)
+
+    for _ in range(2):
+        run = twice(numbers=numbers(), pair=pair()).run()
+        step_view = run.get_step("pair")
+        assert step_view.output.read() == 55
+        assert set(step_view.inputs) == {"a", "b"}
+        assert step_view.inputs["a"].uri == step_view.inputs["b"].uri
+    assert step_view.is_cached
+
+
+class Broken:
+    pass
+
+
+class BrokenMaterializer(BaseMaterializer):
+    def save(self, data: object, path: Path) -> None:
+        (path / "x").write_text("x")
+
+    def load(self, path: Path, data_type: type) -> object:
+        raise ValueError("corrupt")
+
+
+def test_an_input_that_cannot_be_loaded_fails_the_step_and_is_recorded(repo: Repository) -> None:
+    @step(output_materializers={"output": BrokenMaterializer})
+    def make_broken() -> Broken:
+        return Broken()
+
+    @step
+    def consume(b: Broken) -> int:
+        return 1
+
+    @pipeline
+    def broken(make_broken, consume):
+        consume(make_broken())
+
+    with pytest.raises(StepFailedError, match=r"input 'b' of step 'consume' could not be loaded") as info:
+        broken(make_broken=make_broken(), consume=consume()).run()
+    run = Repository().get_run(info.value.run_id)
+    assert run.status == ExecutionStatus.FAILED
+    assert run.get_step("consume").status == ExecutionStatus.FAILED

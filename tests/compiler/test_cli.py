@@ -54,6 +54,18 @@ def test_compile_without_image_names_the_content_tag_and_needs_no_docker(workdir
     assert parse_compiled(workdir / "b.yaml").executor("numbers")["image"] != image
 
 
+def test_compiled_yaml_anywhere_in_the_project_never_changes_the_image_tag(workdir: Path) -> None:
+    """`zenml image build` (which has no -o) must build the tag an earlier compile named."""
+    from zenml_kf.images.builder import ImageOptions, step_image_tag
+
+    env = {"DOCKER_HOST": "unix:///nonexistent.sock"}
+    assert run_cli("compile", "flows.py:linear_pipeline", "-o", "a.yaml", cwd=workdir, env=env).code == 0
+    image = parse_compiled(workdir / "a.yaml").executor("numbers")["image"]
+    assert run_cli("compile", "flows.py:linear_pipeline", "-o", "out/b.yaml", cwd=workdir, env=env).code == 0
+    assert parse_compiled(workdir / "out" / "b.yaml").executor("numbers")["image"] == image
+    assert step_image_tag(ImageOptions(code_root=workdir)) == image
+
+
 def test_config_file_overrides_parameters_and_settings(workdir: Path) -> None:
     (workdir / "run.yaml").write_text(
         "settings: {memory_limit: 3Gi}\nsteps:\n  scale:\n    parameters: {factor: 9.5}\n    settings: {cpu_limit: '4'}\n"

@@ -58,6 +58,7 @@ class GCPArtifactStore(RemoteArtifactStore):
     config: GCPArtifactStoreConfig
     SERVICE: ClassVar[str] = "Google Cloud Storage"
     _session: Any = None
+    _bucket_seen: bool = False
 
     def _credentials(self) -> tuple[Any, str]:
         _import_storage()
@@ -190,6 +191,18 @@ class GCPArtifactStore(RemoteArtifactStore):
             with suppress(exceptions.NotFound):
                 bucket.blob(key).delete(timeout=self.config.timeout_seconds)
 
+    def _bucket_exists(self) -> bool:
+        """Whether the bucket exists; once seen, remembered. Unknown (an error) counts as yes."""
+        if self._bucket_seen:
+            return True
+        try:
+            self._bucket_seen = bool(
+                self.client().bucket(self.bucket_name).exists(timeout=self.config.timeout_seconds)
+            )
+        except Exception:
+            return True
+        return self._bucket_seen
+
     @contextmanager
     def _errors(
         self,
@@ -223,8 +236,9 @@ class GCPArtifactStore(RemoteArtifactStore):
                 f"Google Cloud credentials of artifact store '{self.name}' were refused "
                 f"({first_line(exc)}); renew them or fix credentials_file/credentials_env"
             ) from None
-        except exceptions.NotFound as exc:
-            bucket_missing = "bucket" in str(exc).lower() or action.startswith(("upload", "write"))
+        except exceptions.NotFound:
+            # A 404 names the object's URL, bucket included: ask the bucket itself.
+            bucket_missing = not self._bucket_exists()
             if missing is not None and not bucket_missing:
                 raise missing() from None
             if bucket_missing:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from zenml_kf.cli.output import echo
-from zenml_kf.exceptions import CompilerError, ZenMLKFError
+from zenml_kf.exceptions import CompilerError
 
 if TYPE_CHECKING:
     from zenml_kf.images.builder import ImageOptions
@@ -178,14 +178,7 @@ image_app.command("build")(image_build_command)
 def _load(target: str, code_root: Path, config: Path | None) -> Pipeline:
     from zenml_kf.cli.targets import load_pipeline
 
-    try:
-        pipeline = load_pipeline(target, code_root)
-    except ZenMLKFError:
-        raise
-    except Exception as exc:  # the user's module raised while being imported
-        raise CompilerError(
-            f"importing '{target}' failed with {type(exc).__name__}: {exc}; fix the module so it imports"
-        ) from None
+    pipeline = load_pipeline(target, code_root)
     return pipeline.with_config(config) if config is not None else pipeline
 
 

@@ -12,10 +12,23 @@ if TYPE_CHECKING:
 
 
 def load_pipeline(target: str, root: Path) -> Pipeline:
+    from zenml_kf.exceptions import ZenMLKFError
     from zenml_kf.pipelines.pipeline import Pipeline, PipelineDefinition
     from zenml_kf.source import load_target
 
-    obj = load_target(target, root)
+    try:
+        obj = load_target(target, root)
+    except ZenMLKFError:
+        raise
+    except Exception as exc:  # the user's module raised while being imported
+        import traceback
+
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+        raise SourceError(
+            f"importing '{target}' failed with {type(exc).__name__}: {exc}{where}; "
+            "fix the module so it imports"
+        ) from None
     if isinstance(obj, PipelineDefinition):
         raise SourceError(
             f"'{target}' is the pipeline function '{obj.name}', not a pipeline instance; "

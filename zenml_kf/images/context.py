@@ -150,9 +150,25 @@ def code_files(root: Path, exclude: Iterable[Path] = ()) -> list[str]:
         full = root / rel
         if rel == ".dockerignore":
             continue  # docker-py always keeps it; the image does not need it
-        if full.is_file() and not full.is_symlink():
+        if full.is_file() and not full.is_symlink() and not _is_compiled_pipeline(full):
             files.append(Path(rel).as_posix())
     return sorted(files)
+
+
+# The first line kfp's compiler writes into every pipeline YAML.
+_KFP_HEADER = b"# PIPELINE DEFINITION"
+
+
+def _is_compiled_pipeline(path: Path) -> bool:
+    """A KFP YAML `zenml compile` wrote into the project: an output, not step code.
+
+    Left out wherever it lies, so `zenml compile` and `zenml image build` hash the same
+    files, and compiling (which names the image tag in the YAML) never changes the tag.
+    """
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    with open(path, "rb") as handle:
+        return handle.read(len(_KFP_HEADER)) == _KFP_HEADER
 
 
 def _dockerignore(root: Path) -> list[str]:

@@ -212,11 +212,24 @@ class MetadataRecorder:
     ) -> list[int]:
         """put_execution; returns the ids of `outputs` in order."""
         pb_ = self._pb
-        pairs = [(a, _event(pb_, pb_.Event.INPUT, name)) for name, a in inputs.items()]
+        # MLMD allows one INPUT event per artifact and execution, but one output may feed
+        # several inputs of a step: the event names the first, `input_artifacts` all of them.
+        pairs = []
+        seen: set[int] = set()
+        for name, artifact in inputs.items():
+            if artifact.id not in seen:
+                seen.add(artifact.id)
+                pairs.append((artifact, _event(pb_, pb_.Event.INPUT, name)))
+        set_value(
+            execution.custom_properties,
+            "input_artifacts",
+            json.dumps({name: artifact.id for name, artifact in inputs.items()}),
+        )
+        inputs_count = len(pairs)
         pairs += [(a, _event(pb_, pb_.Event.OUTPUT, name)) for name, a in outputs.items()]
         execution_id, artifact_ids, _ = self._store.put_execution(execution, pairs, self._contexts(run))
         execution.id = execution_id
-        return list(artifact_ids[len(inputs) :])
+        return list(artifact_ids[inputs_count:])
 
     def find_cached(self, cache_key: str) -> tuple[pb.Execution, dict[str, pb.Artifact]] | None:
         """The newest completed execution with this fingerprint, and its output artifacts."""

@@ -180,11 +180,15 @@ class PipelineRunView:
         by_name: dict[str, StepView] = {}
         by_id: dict[int, StepView] = {}
         for execution in sorted(steps, key=lambda e: e.id):
-            ins = {
-                e.path.steps[0].key: artifacts[e.artifact_id]
-                for e in events
-                if e.execution_id == execution.id and e.type == pb_.Event.INPUT
-            }
+            input_ids = get_value(execution.custom_properties, "input_artifacts")
+            if input_ids:  # every input, also several fed by one artifact
+                ins = {name: artifacts[int(i)] for name, i in json.loads(input_ids).items()}
+            else:  # written by KFP's launcher: one event per input
+                ins = {
+                    e.path.steps[0].key: artifacts[e.artifact_id]
+                    for e in events
+                    if e.execution_id == execution.id and e.type == pb_.Event.INPUT
+                }
             outs = {
                 e.path.steps[0].key: artifacts[e.artifact_id]
                 for e in events

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+import traceback
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
@@ -144,9 +145,10 @@ class LocalRun:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    state = running.pop(future)
+                    state = running[future]
                     if self._finish(state, future, recorder, run):
                         done.add(state.spec.name)
+                    del running[future]  # only once recorded, so an interrupt still finds it
             completed = True
         finally:
             # On an interrupt, do not wait for running steps; their threads end with the process.
@@ -234,6 +236,11 @@ class LocalRun:
         except ZenMLKFError as exc:
             logger.error("  ✗ %s failed: %s", name, exc)
             self._fail(recorder, run, state, str(exc))
+            return False
+        except Exception as exc:  # a store or a materializer broke outside the user's code
+            formatted = "".join(traceback.format_exception(exc)).rstrip()
+            logger.error("  ✗ %s failed:\n%s", name, formatted)
+            self._fail(recorder, run, state, f"step '{name}' failed: {type(exc).__name__}: {exc}")
             return False
         outputs = [
             NewArtifact(w.name, state.uris[w.name], w.artifact_type, w.materializer, w.data_type, w.metadata)

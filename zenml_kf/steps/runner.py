@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zenml_kf.exceptions import StepInterfaceError, ZenMLKFError
+from pydantic import ValidationError
+
+from zenml_kf.exceptions import MaterializerError, StepInterfaceError, ZenMLKFError
 from zenml_kf.materializers.registry import (
     MaterializerRegistry,
     default_registry,
@@ -23,6 +25,7 @@ from zenml_kf.pipelines.graph import StepSpec
 from zenml_kf.source import type_name
 from zenml_kf.steps.step import StepDefinition
 from zenml_kf.steps.type_check import value_matches
+from zenml_kf.validation import describe
 
 
 @dataclass(frozen=True)
@@ -60,10 +63,26 @@ def run_step(
 ) -> list[WrittenOutput]:
     kwargs: dict[str, Any] = {}
     for name, artifact in inputs.items():
-        kwargs[name] = load_materializer(artifact.materializer).load(artifact.path, artifact.data_type)
+        materializer = load_materializer(artifact.materializer)
+        try:
+            kwargs[name] = materializer.load(artifact.path, artifact.data_type)
+        except ZenMLKFError:
+            raise
+        except Exception as exc:
+            raise MaterializerError(
+                f"input '{name}' of step '{spec.name}' could not be loaded by "
+                f"{type(materializer).__name__} from {artifact.path} ({type(exc).__name__}: {exc}); "
+                "the artifact is damaged or was written by an incompatible materializer"
+            ) from None
     signature = definition.signature
     if signature.config_arg is not None and signature.config_class is not None:
-        kwargs[signature.config_arg] = signature.config_class.model_validate(spec.parameters)
+        try:
+            kwargs[signature.config_arg] = signature.config_class.model_validate(spec.parameters)
+        except ValidationError as exc:
+            raise StepInterfaceError(
+                f"parameters of step '{spec.name}' are invalid ({describe(exc)}); fix them in the "
+                "step's config or the config file"
+            ) from None
     try:
         returned = definition.fn(**kwargs)
     except Exception as exc:

@@ -45,8 +45,13 @@ class StepDefinition:
 
     @functools.cached_property
     def code_hash(self) -> str:
-        """Hash of the function's and config class's source, one input to the cache key."""
-        digest = hashlib.sha256()
+        """What of the step's code decides its outputs, hashed: one input to the cache key.
+
+        The function's and config class's source, the step's name, and the values of the
+        closure variables and module constants the function reads: steps made by a
+        factory share their source but not those values.
+        """
+        digest = hashlib.sha256(self.name.encode())
         for obj in (self.fn, self.signature.config_class):
             if obj is None:
                 continue
@@ -54,6 +59,7 @@ class StepDefinition:
                 digest.update(inspect.getsource(obj).encode())
             except (OSError, TypeError):
                 digest.update(repr(getattr(obj, "__code__", obj)).encode())
+        digest.update(_referenced_values(self.fn).encode())
         return digest.hexdigest()
 
     def __call__(self, config: BaseStepConfig | None = None) -> StepInstance:
@@ -102,6 +108,40 @@ class StepInstance:
 
     def __repr__(self) -> str:
         return f"<step instance of {self.definition.name}>"
+
+
+_PLAIN = (int, float, str, bytes, bool, type(None))
+
+
+def _referenced_values(fn: Callable[..., Any]) -> str:
+    """Plain values (numbers, strings and tuples of them) a function reads from its closure
+    or its module, and the source of plain functions it calls, in a stable text form.
+
+    Anything else (modules, classes, large objects) is left out: it is either covered by
+    the step's own source or too costly to fingerprint on every run.
+    """
+    try:
+        found = inspect.getclosurevars(fn)
+    except (TypeError, ValueError):
+        return ""
+    parts = []
+    for scope, names in (("nonlocal", found.nonlocals), ("global", found.globals)):
+        for name in sorted(names):
+            value = names[name]
+            if _is_plain(value):
+                parts.append(f"{scope}:{name}={value!r}")
+            elif inspect.isfunction(value) and not isinstance(value, StepDefinition):
+                try:
+                    parts.append(f"{scope}:{name}:{inspect.getsource(value)}")
+                except (OSError, TypeError):
+                    continue
+    return "\n".join(parts)
+
+
+def _is_plain(value: Any) -> bool:
+    if isinstance(value, _PLAIN):
+        return True
+    return isinstance(value, tuple) and len(value) <= 64 and all(_is_plain(v) for v in value)
 
 
 def _check_materializer_names(
