@@ -16,6 +16,7 @@ from zenml_kf.exceptions import CompilerError
 from zenml_kf.log import get_logger
 from zenml_kf.materializers.registry import PICKLE_MATERIALIZER
 from zenml_kf.pipelines.graph import PipelineGraph
+from zenml_kf.source import module_name_under
 
 
 def check_graph(graph: PipelineGraph, code_root: Path | None, strict: bool = True) -> None:
@@ -84,21 +85,12 @@ def check_source(source: str, what: str, code_root: Path | None, strict: bool = 
             raise CompilerError(message)
         get_logger().warning("%s", message)
         return
-    expected = _module_name(path.relative_to(root))
+    expected = module_name_under(path.relative_to(root))
     if expected is not None and expected != module_name:
         raise CompilerError(
             f"{what} was imported as module '{module_name}', but in the image it is "
             f"'{expected}' (its path under the code root {root}); import it as '{expected}'"
         )
-
-
-def _module_name(relative: Path) -> str | None:
-    parts = list(relative.with_suffix("").parts)
-    if parts and parts[-1] == "__init__":
-        parts.pop()
-    if not parts or not all(part.isidentifier() for part in parts):
-        return None
-    return ".".join(parts)
 
 
 def _is_installed(path: Path) -> bool:

@@ -34,11 +34,10 @@ def apply_settings(task: PipelineTask, settings: StepSettings, enable_cache: boo
             backoff_factor=policy.backoff_factor,
             backoff_max_duration=f"{policy.max_backoff}s" if policy.max_backoff is not None else None,
         )
-    by_secret: dict[str, dict[str, str]] = {}
+    # One call per variable: two variables may read the same key of one secret, which a
+    # single key -> variable mapping could not express.
     for env_var, ref in settings.secret_env.items():
-        by_secret.setdefault(ref.secret, {})[ref.key] = env_var
-    for secret, key_to_env in by_secret.items():
-        kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env=key_to_env)
+        kubernetes.use_secret_as_env(task, secret_name=ref.secret, secret_key_to_env={ref.key: env_var})
     for label, value in settings.node_selector.items():
         kubernetes.add_node_selector(task, label_key=label, label_value=value)
     for toleration in settings.tolerations:

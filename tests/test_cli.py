@@ -100,10 +100,15 @@ def test_init_creates_a_readable_registry_and_ignores_local_stores(tmp_path: Pat
         "metadata_store": "default",
     }
     assert (root / ".zen" / ".gitignore").read_text().strip() == "local_stores/"
+    (root / ".zen" / "local_stores" / "metadata.db").write_text("x")
     status = subprocess.run(
-        ["git", "status", "--porcelain", "--ignored"], cwd=root, capture_output=True, text=True
-    )
-    assert "!! .zen/local_stores/" in status.stdout or "local_stores" not in status.stdout
+        ["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    assert "!! .zen/local_stores/metadata.db" in status
+    assert "?? .zen/config.yaml" in status  # the registry itself is meant to be committed
     assert_clean_error(run_cli("init", cwd=root), "already a zenml repository")
 
 
@@ -450,4 +455,6 @@ def test_a_module_that_fails_to_import_is_one_line_naming_the_line(project: Path
         "importing 'boom.py:p' failed with ZeroDivisionError: division by zero at boom.py:3",
     )
     (project / "missing_dep.py").write_text("import not_a_real_package\n")
-    assert_clean_error(run_cli("run", "missing_dep.py:p", cwd=project), "ModuleNotFoundError", "not_a_real_package")
+    assert_clean_error(
+        run_cli("run", "missing_dep.py:p", cwd=project), "ModuleNotFoundError", "not_a_real_package"
+    )

@@ -8,8 +8,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"  # keep in step with pyproject.toml
-
 _EXPORTS = {
     "step": "zenml_kf.steps.step",
     "BaseStepConfig": "zenml_kf.steps.config",
@@ -42,6 +40,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # one source of truth: the installed distribution
+        from importlib.metadata import version
+
+        return version("zenml-kf")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'zenml_kf' has no attribute '{name}'")

@@ -56,3 +56,10 @@ class CompilerError(ZenMLKFError):
 
 class ImageBuildError(ZenMLKFError):
     """The step image cannot be built or pushed."""
+
+
+def first_line(error: object) -> str:
+    """An exception (or any message) as one short line for an error message."""
+    text = str(error).strip().splitlines()
+    line = text[0] if text else type(error).__name__
+    return line if len(line) <= 300 else line[:297] + "..."

@@ -84,7 +84,7 @@ class Repository:
 
     def __init__(self, path: str | Path | None = None, flavors: FlavorRegistry | None = None) -> None:
         start = Path(path or os.getcwd()).resolve()
-        root = _find_root(start)
+        root = find_root(start)
         if root is None:
             raise RepositoryError(
                 f"{start} is not inside a zenml repository (no {ZEN_DIR}/ here or above); "
@@ -243,7 +243,8 @@ class Repository:
         return self.metadata(stack).run(run_id)
 
 
-def _find_root(start: Path) -> Path | None:
+def find_root(start: Path) -> Path | None:
+    """The nearest folder at or above `start` holding `.zen/config.yaml`."""
     for candidate in (start, *start.parents):
         if (candidate / ZEN_DIR / CONFIG_FILE).is_file():
             return candidate

@@ -85,14 +85,21 @@ def load_target(target: str, root: Path | None = None) -> Any:
 _MISSING = object()
 
 
+def module_name_under(relative: Path) -> str | None:
+    """The dotted module a file at `relative` (to a sys.path entry) imports as, if any."""
+    parts = list(relative.with_suffix("").parts)
+    if parts and parts[-1] == "__init__":
+        parts.pop()
+    if not parts or not all(part.isidentifier() for part in parts):
+        return None
+    return ".".join(parts)
+
+
 def _module_name_for(path: Path, root: Path | None) -> str:
-    if root is not None:
-        try:
-            rel = path.relative_to(root.resolve())
-        except ValueError:
-            rel = None
-        if rel is not None and all(part.isidentifier() for part in rel.with_suffix("").parts):
-            return ".".join(rel.with_suffix("").parts)
+    if root is not None and path.is_relative_to(root.resolve()):
+        name = module_name_under(path.relative_to(root.resolve()))
+        if name is not None:
+            return name
     return path.stem if path.stem.isidentifier() else "zenml_kf_target"
 
 

@@ -109,3 +109,29 @@ def test_valid_settings_are_normalised() -> None:
 )
 def test_durations(text: int | str, seconds: int) -> None:
     assert parse_duration(text) == seconds
+
+
+def test_two_variables_may_read_the_same_secret_key(project, tmp_path) -> None:
+    from compiler import compile_graph
+    from tests.compiler.conftest import parse_compiled
+    from zenml_kf.source import load_target
+
+    pipeline = load_target(f"{project}/flows.py:linear_pipeline", project)
+    same_key = {"secret": "db", "key": "password"}
+    graph = pipeline.graph.model_copy(
+        update={
+            "steps": [
+                s.model_copy(
+                    update={"settings": {"secret_env": {"PGPASSWORD": same_key, "DB_PASSWORD": same_key}}}
+                )
+                for s in pipeline.graph.steps
+            ]
+        }
+    )
+    compiled = parse_compiled(compile_graph(graph, "steps:1", tmp_path / "p.yaml", code_root=project))
+    pairs = {
+        (entry["secretName"], kv["secretKey"], kv["envVar"])
+        for entry in compiled.k8s("numbers")["secretAsEnv"]
+        for kv in entry["keyToEnv"]
+    }
+    assert pairs == {("db", "password", "PGPASSWORD"), ("db", "password", "DB_PASSWORD")}

@@ -254,10 +254,3 @@ def run_concurrently(fn: Callable[[T], object], items: Iterable[T], workers: int
         for future in futures:
             if not future.cancelled():
                 future.result()  # waits for running ones; raises the first error in order
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception as one short line for an error message."""
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return line if len(line) <= 300 else line[:297] + "..."

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from zenml_kf.artifact_stores._remote import ArtifactStoreError, first_line
+from zenml_kf.artifact_stores._remote import ArtifactStoreError
+from zenml_kf.exceptions import first_line
 
 MAX_ATTEMPTS = 6
 _RETRY_STATUS = {408, 429, 500, 502, 503, 504}

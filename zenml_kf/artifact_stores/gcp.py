@@ -23,11 +23,11 @@ from zenml_kf.artifact_stores._remote import (
     ArtifactStoreError,
     RemoteArtifactStore,
     RemoteArtifactStoreConfig,
-    first_line,
     run_concurrently,
 )
 from zenml_kf.artifact_stores._remote_gcs_upload import stream_upload
 from zenml_kf.artifact_stores._remote_secrets import EnvVarName, read_env_secret
+from zenml_kf.exceptions import first_line
 
 
 class GCPArtifactStoreConfig(RemoteArtifactStoreConfig):

@@ -20,9 +20,9 @@ from zenml_kf.artifact_stores._remote import (
     ArtifactStoreError,
     RemoteArtifactStore,
     RemoteArtifactStoreConfig,
-    first_line,
 )
 from zenml_kf.artifact_stores._remote_secrets import EnvVarName, read_env_secret
+from zenml_kf.exceptions import first_line
 
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "ExpiredToken"}
 

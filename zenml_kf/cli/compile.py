@@ -193,13 +193,11 @@ def _code_root(root: Path | None) -> Path:
         if not root.is_dir():
             raise CompilerError(f"--root '{root}' is not a directory")
         return root.resolve()
-    cwd = Path.cwd().resolve()
-    for candidate in (cwd, *cwd.parents):
-        if (candidate / ".zen" / "config.yaml").is_file():
-            return candidate
     from zenml_kf.git_state import git_toplevel
+    from zenml_kf.repository import find_root
 
-    return git_toplevel(cwd) or cwd
+    cwd = Path.cwd().resolve()
+    return find_root(cwd) or git_toplevel(cwd) or cwd
 
 
 def _options(

@@ -14,13 +14,12 @@ image and KFP's cache stays valid. With a wheelhouse the builds need no network
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zenml_kf.exceptions import ImageBuildError
+from zenml_kf.exceptions import ImageBuildError, first_line
 from zenml_kf.images.context import BuildContext, code_files
 from zenml_kf.images.reference import parse_image_reference
 
@@ -130,7 +129,7 @@ def push_image(client: docker.DockerClient, tag: str, log: Callable[[str], None]
     except ImageBuildError:
         raise
     except Exception as exc:  # the docker SDK raises its own APIError / ConnectionError
-        raise ImageBuildError(f"pushing {tag} failed: {_first_line(exc)}; check the registry") from None
+        raise ImageBuildError(f"pushing {tag} failed: {first_line(exc)}; check the registry") from None
     if digest is None:
         digest = repo_digest(client.images.get(tag).attrs, ref.repository)
     if digest is None:
@@ -207,8 +206,8 @@ def _add_pip_inputs(context: BuildContext, options: ImageOptions, include_requir
 
 
 def _pip_facts(options: ImageOptions) -> tuple[str, ...]:
-    # The index matters for what gets installed; the CA bundle does not (it only lets pip
-    # reach the index), so it stays out of the hash like any other credential-ish file.
+    # Index URLs are build args, not context files, so they join the hash here; the CA
+    # bundle and the wheels are context files and are hashed with the rest of the context.
     return (options.index_url or "", options.extra_index_url or "")
 
 
@@ -275,7 +274,7 @@ def _build(
                 message = chunk.get("error") or json.dumps(chunk.get("errorDetail"))
                 for line in tail:  # the failing RUN's last lines, before the one-line error
                     log(f"  | {line}")
-                raise ImageBuildError(f"building {tag} failed: {_first_line(message)}")
+                raise ImageBuildError(f"building {tag} failed: {first_line(message)}")
     except ImageBuildError:
         raise
     except OSError as exc:
@@ -283,7 +282,7 @@ def _build(
             f"building {tag} failed: {exc.strerror}: {exc.filename}; the code changed while it was read, build again"
         ) from None
     except Exception as exc:  # the docker SDK's APIError and requests' connection errors
-        raise ImageBuildError(f"building {tag} failed: {_first_line(exc)}; check the Docker daemon") from None
+        raise ImageBuildError(f"building {tag} failed: {first_line(exc)}; check the Docker daemon") from None
 
 
 def _chunks(stream: Iterable[Any]) -> Iterable[dict[str, Any]]:
@@ -312,15 +311,10 @@ def _client() -> docker.DockerClient:
         client.ping()
     except Exception as exc:
         raise ImageBuildError(
-            f"cannot reach the Docker daemon ({_first_line(exc)}); start Docker or set DOCKER_HOST"
+            f"cannot reach the Docker daemon ({first_line(exc)}); start Docker or set DOCKER_HOST"
         ) from None
     return client
 
 
 def _tag(repository: str, digest: str) -> str:
     return f"{repository}:{digest[:TAG_LENGTH]}"
-
-
-def _first_line(value: object) -> str:
-    text = str(value).strip()
-    return re.split(r"[\r\n]", text, maxsplit=1)[0] if text else type(value).__name__

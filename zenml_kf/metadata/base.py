@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from zenml_kf.exceptions import MetadataStoreError
+from zenml_kf.exceptions import MetadataStoreError, first_line
 from zenml_kf.stack.component import StackComponent
 from zenml_kf.stack.types import ComponentType
 
@@ -36,7 +36,7 @@ class BaseMetadataStore(StackComponent):
         try:
             return metadata_store.MetadataStore(self.connection_config())
         except (errors.StatusError, RuntimeError, OSError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = first_line(exc)
             raise MetadataStoreError(
                 f"cannot open the metadata store at {self.address} ({reason}); {self.unreachable_hint()}"
             ) from None

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, model_validator
 
 from zenml_kf.artifact_stores._remote_secrets import EnvVarName, read_env_secret, read_secret_file
-from zenml_kf.exceptions import MetadataStoreError
+from zenml_kf.exceptions import MetadataStoreError, first_line
 from zenml_kf.log import get_logger
 from zenml_kf.metadata.base import BaseMetadataStore
 from zenml_kf.stack.component import MetadataStoreConfig
@@ -178,7 +178,7 @@ class MySQLMetadataStore(BaseMetadataStore):
                     f"'{self.config.database}' (wrong password, unknown user, missing grants or "
                     f"TLS required); check {self._password_source()} and the user's grants"
                 ) from None
-            reason = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+            reason = first_line(message) if message.strip() else type(exc).__name__
             raise MetadataStoreError(
                 f"cannot open the metadata store at {self.address} ({reason}); check the database "
                 "and the user's grants"

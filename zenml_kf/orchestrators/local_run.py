@@ -16,10 +16,11 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import zenml_kf
 from zenml_kf.exceptions import StepFailedError, ZenMLKFError
 from zenml_kf.git_state import git_state
 from zenml_kf.log import ensure_console_handler, get_logger
@@ -57,8 +58,8 @@ def new_run_id(pipeline_name: str) -> str:
 
 def _package_version() -> str:
     try:
-        return version("zenml-kf")
-    except PackageNotFoundError:
+        return str(zenml_kf.__version__)
+    except PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown"
 
 
