@@ -64,7 +64,7 @@ def test_calling_a_step_gives_an_instance_with_its_config() -> None:
 
     inst = train(config=Cfg(rate=0.5))
     assert isinstance(inst, StepInstance)
-    assert inst.explicit_parameters() == {"rate": 0.5}
+    assert inst.config == Cfg(rate=0.5)
     assert train().config is None
 
 

@@ -88,7 +88,6 @@ class RemoteArtifactStore(BaseArtifactStore):
     """Artifacts as folders of objects under `<scheme>://<bucket>/<prefix>`."""
 
     config: RemoteArtifactStoreConfig
-    SERVICE: ClassVar[str] = "object storage"
 
     def __init__(self, name: str, flavor: str, config: Any, root: Path) -> None:
         super().__init__(name, flavor, config, root)

@@ -56,7 +56,6 @@ def _import_storage() -> Any:
 
 class GCPArtifactStore(RemoteArtifactStore):
     config: GCPArtifactStoreConfig
-    SERVICE: ClassVar[str] = "Google Cloud Storage"
     _session: Any = None
     _bucket_seen: bool = False
 

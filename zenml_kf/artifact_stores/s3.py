@@ -58,7 +58,6 @@ class S3ArtifactStoreConfig(RemoteArtifactStoreConfig):
 
 class S3ArtifactStore(RemoteArtifactStore):
     config: S3ArtifactStoreConfig
-    SERVICE: ClassVar[str] = "S3"
 
     def _make_client(self) -> Any:
         import boto3

@@ -91,13 +91,3 @@ class PipelineGraph(_Frozen):
             if spec.name == name:
                 return spec
         raise KeyError(name)
-
-    def downstream(self, name: str) -> set[str]:
-        """Every step that depends on `name`, directly or not."""
-        found: set[str] = set()
-        frontier = {name}
-        for spec in self.steps:
-            if frontier.intersection(spec.upstream):
-                found.add(spec.name)
-                frontier.add(spec.name)
-        return found

@@ -94,12 +94,6 @@ class StepInstance:
         self.output_materializers.update(materializers)
         return self
 
-    def explicit_parameters(self) -> dict[str, Any]:
-        """Parameter values given in code (the config's fields that were set)."""
-        if self.config is None:
-            return {}
-        return self.config.model_dump(mode="json", exclude_unset=True)
-
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from zenml_kf.pipelines.builder import record_step_call
 
