@@ -120,3 +120,23 @@ def test_build_context_tar_is_reproducible(code: Path) -> None:
         names = set(tar.getnames())
     assert {"Dockerfile", "requirements.txt", "ca-bundle.pem", "app/pkg/train.py", "app/README.md"} <= names
     assert not any(".zen" in n or ".env" in n or (n.endswith(".pem") and n != "ca-bundle.pem") for n in names)
+
+
+def test_the_wheel_carries_the_base_image_dockerfile(tmp_path: Path) -> None:
+    """`--build` must work from a pip-installed zenml-kf, not only from a source checkout."""
+    import subprocess
+    import sys
+    import zipfile
+
+    repo = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(repo)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    [wheel] = tmp_path.glob("zenml_kf-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        for name in ("Dockerfile", "requirements.txt"):
+            packaged = archive.read(f"zenml_kf/images/base/{name}")
+            assert packaged == (repo / "images" / name).read_bytes()
