@@ -18,11 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Variables that would make a child behave differently from a user's plain shell.
+# PYTHONDONTWRITEBYTECODE (set on some CI images) would make every run compile the SDK's
+# modules from source again; a pip install ships them byte-compiled.
 _SCRUBBED_ENV = (
     "ZENML_KF_STACK",
     "ZENML_KF_LOGGING_VERBOSITY",
     "PYTHONPROFILEIMPORTTIME",
     "PYTHONTRACEMALLOC",
+    "PYTHONDONTWRITEBYTECODE",
 )
 
 
