@@ -5,6 +5,10 @@ user looks for in the KFP UI's run form). Python cannot name a function argument
 a '-', and kfp's pipeline builder reads inputs from a function signature, so the
 pipeline is built with `<step>__<parameter>` arguments and the root inputs are renamed
 in the IR proto before kfp writes it.
+
+Every task keeps the name kfp gives it (its key in the DAG): the KFP 2.2 to 2.5 drivers
+record `taskInfo.name` as the task's name and then look producers up by key, so a display
+name that differs from the key breaks data passing there (kubeflow/pipelines#11173).
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ from typing import Any
 
 from kfp import compiler as kfp_compiler
 from kfp.dsl import graph_component, structures
+from kfp.dsl.utils import maybe_rename_for_k8s
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from compiler.components import step_component
+from compiler.components import parameter_description, step_component
 from compiler.types import parameter_type
 from zenml_kf.exceptions import CompilerError
+from zenml_kf.log import get_logger
 from zenml_kf.pipelines.graph import PipelineGraph, StepSpec
-from zenml_kf.steps.settings import StepSettings, parse_step_settings
+from zenml_kf.pipelines.settings import StepSettings
 
 PARAMETER_SEPARATOR = "-"
 
@@ -31,11 +37,37 @@ def pipeline_parameter_name(step: str, parameter: str) -> str:
     return f"{step}{PARAMETER_SEPARATOR}{parameter}"
 
 
+def task_key(step: str) -> str:
+    """The KFP task key (and `taskInfo.name`) of a step: kfp's own Kubernetes-name rule,
+    lower case with every run of other characters turned into one '-'."""
+    key: str = maybe_rename_for_k8s(step)
+    return key
+
+
+def check_task_keys(graph: PipelineGraph) -> None:
+    """Two steps whose names map to one task key would be renamed by kfp (`-2`), so the
+    names a user sees in the KFP UI would no longer say which step is which."""
+    seen: dict[str, str] = {}
+    for spec in graph.steps:
+        key = task_key(spec.name)
+        if not key:
+            raise CompilerError(
+                f"step name '{spec.name}' has no letter or digit, so it gives no KFP task name; rename it"
+            )
+        if key in seen:
+            raise CompilerError(
+                f"steps '{seen[key]}' and '{spec.name}' both become KFP task '{key}'; rename one "
+                "of them (task names are lower case, with '-' for any other character)"
+            )
+        seen[key] = spec.name
+
+
 def build_pipeline(graph: PipelineGraph, image: str) -> graph_component.GraphComponent:
     """The kfp pipeline (a GraphComponent) for `graph`, every step running in `image`."""
     from compiler.task_settings import apply_settings
 
-    settings = {spec.name: parse_step_settings(spec.settings, spec.name) for spec in graph.steps}
+    check_task_keys(graph)
+    _warn_about_retries(graph)
     components = {spec.name: step_component(graph, spec, image) for spec in graph.steps}
     arguments = _pipeline_arguments(graph)
 
@@ -49,8 +81,7 @@ def build_pipeline(graph: PipelineGraph, image: str) -> graph_component.GraphCom
             for edge in spec.inputs:
                 kwargs[edge.name] = tasks[edge.step].outputs[edge.output]
             task = components[spec.name](**kwargs)
-            task.set_display_name(_display_name(spec))
-            _apply(apply_settings, task, settings[spec.name], spec)
+            _apply(apply_settings, task, spec.settings, spec)
             tasks[spec.name] = task
 
     body.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -96,21 +127,24 @@ def _pipeline_arguments(graph: PipelineGraph) -> dict[str, structures.InputSpec]
                     f"step name '{spec.name}' contains '__', which makes its pipeline parameters "
                     "ambiguous; rename the step"
                 )
-            annotations = _annotation(spec, name)
             arguments[key] = structures.InputSpec(
-                type=parameter_type(value, annotations), default=value, optional=True
+                type=parameter_type(spec.parameter_types.get(name), value),
+                default=value,
+                optional=True,
+                description=parameter_description(spec, name),
             )
     return arguments
 
 
-def _annotation(spec: StepSpec, name: str) -> Any:
-    from compiler.components import _config_annotations
-
-    return _config_annotations(spec).get(name)
-
-
-def _display_name(spec: StepSpec) -> str:
-    return spec.name if spec.name == spec.step_name else f"{spec.name} ({spec.step_name})"
+def _warn_about_retries(graph: PipelineGraph) -> None:
+    """KFP's Argo compiler reads a task's retry policy from 2.5 on and ignores it before
+    (`getTaskRetryStrategy`, backend/src/v2/compiler/argocompiler/container.go, 2.5.0)."""
+    with_retries = [spec.name for spec in graph.steps if spec.settings.retries is not None]
+    if with_retries:
+        get_logger().warning(
+            "retries (steps %s) need a KFP backend 2.5 or newer; older backends run each step once",
+            ", ".join(with_retries),
+        )
 
 
 def _apply(apply: Callable[..., None], task: Any, settings: StepSettings, spec: StepSpec) -> None:

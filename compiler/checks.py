@@ -15,7 +15,7 @@ from pathlib import Path
 from zenml_kf.exceptions import CompilerError
 from zenml_kf.log import get_logger
 from zenml_kf.materializers.registry import PICKLE_MATERIALIZER
-from zenml_kf.pipelines.graph import PipelineGraph
+from zenml_kf.pipelines.graph import OutputSpec, PipelineGraph
 from zenml_kf.source import module_name_under
 
 
@@ -33,7 +33,7 @@ def check_graph(graph: PipelineGraph, code_root: Path | None, strict: bool = Tru
             where = f"output '{out.name}' of step '{spec.name}'"
             if out.materializer is not None:
                 check_source(out.materializer, f"the materializer of {where}", code_root, strict)
-            if _pickled(out.materializer, out.data_type):
+            if _pickled(out):
                 get_logger().warning(
                     "%s (%s) is pickled: the image must have the same versions of the libraries "
                     "that define it; register a materializer for it to be safe",
@@ -42,15 +42,8 @@ def check_graph(graph: PipelineGraph, code_root: Path | None, strict: bool = Tru
                 )
 
 
-def _pickled(materializer: str | None, data_type: str) -> bool:
-    if materializer is not None:
-        return materializer == PICKLE_MATERIALIZER
-    # None: the runner picks one from the value's type; a plain class can be looked up now.
-    from zenml_kf.materializers.registry import default_registry
-    from zenml_kf.source import resolve_type
-
-    cls = resolve_type(data_type)
-    return cls is not object and default_registry().lookup(cls) is None
+def _pickled(out: OutputSpec) -> bool:
+    return out.materializer == PICKLE_MATERIALIZER or out.unregistered_type
 
 
 def check_source(source: str, what: str, code_root: Path | None, strict: bool = True) -> None:

@@ -1,13 +1,24 @@
 """Applies validated step settings to a KFP task: kfp for resources, env, retries and
 caching, kfp-kubernetes for what only Kubernetes knows (secrets, node selectors,
-tolerations, image pull secrets, timeouts)."""
+tolerations, image pull secrets, timeouts).
+
+Secrets and image pull secrets are written with kfp-kubernetes' own proto but only the
+`secretName` field: kfp-kubernetes 1.5.0 also writes `secretNameParameter`, which the
+KFP 2.2 to 2.4 drivers reject as an unknown field (their `jsonpb` parse of the
+Kubernetes executor config in backend/src/v2/cmd/driver/main.go is strict;
+kubeflow/pipelines#11935), while 2.5 and later read `secretName` when no parameter is set
+(backend/src/v2/driver/driver.go at 2.5.0).
+"""
 
 from __future__ import annotations
 
+from google.protobuf import json_format
 from kfp import kubernetes
 from kfp.dsl import PipelineTask
+from kfp.kubernetes import common
+from kfp.kubernetes import kubernetes_executor_config_pb2 as k8s
 
-from zenml_kf.steps.settings import StepSettings
+from zenml_kf.pipelines.settings import StepSettings
 
 
 def apply_settings(task: PipelineTask, settings: StepSettings, enable_cache: bool) -> None:
@@ -34,10 +45,7 @@ def apply_settings(task: PipelineTask, settings: StepSettings, enable_cache: boo
             backoff_factor=policy.backoff_factor,
             backoff_max_duration=f"{policy.max_backoff}s" if policy.max_backoff is not None else None,
         )
-    # One call per variable: two variables may read the same key of one secret, which a
-    # single key -> variable mapping could not express.
-    for env_var, ref in settings.secret_env.items():
-        kubernetes.use_secret_as_env(task, secret_name=ref.secret, secret_key_to_env={ref.key: env_var})
+    _add_secrets(task, settings)
     for label, value in settings.node_selector.items():
         kubernetes.add_node_selector(task, label_key=label, label_value=value)
     for toleration in settings.tolerations:
@@ -49,7 +57,19 @@ def apply_settings(task: PipelineTask, settings: StepSettings, enable_cache: boo
             effect=toleration.effect,
             toleration_seconds=toleration.toleration_seconds,
         )
-    if settings.image_pull_secrets:
-        kubernetes.set_image_pull_secrets(task, settings.image_pull_secrets)
     if settings.timeout is not None:
         kubernetes.set_timeout(task, settings.timeout)
+
+
+def _add_secrets(task: PipelineTask, settings: StepSettings) -> None:
+    if not settings.secret_env and not settings.image_pull_secrets:
+        return
+    config = common.get_existing_kubernetes_config_as_message(task)
+    # One entry per variable: two variables may read the same key of one secret, which a
+    # single key -> variable mapping could not express.
+    for env_var, ref in settings.secret_env.items():
+        mapping = k8s.SecretAsEnv.SecretKeyToEnvMap(secret_key=ref.key, env_var=env_var)
+        config.secret_as_env.append(k8s.SecretAsEnv(secret_name=ref.secret, key_to_env=[mapping]))
+    for name in settings.image_pull_secrets:
+        config.image_pull_secret.append(k8s.ImagePullSecret(secret_name=name))
+    task.platform_config["kubernetes"] = json_format.MessageToDict(config)

@@ -52,7 +52,7 @@ def test_contexts_executions_artifacts_and_events(repo: Repository) -> None:
     [out_event] = [e for e in events if e.type == pb.Event.OUTPUT]
     [artifact] = store.get_artifacts_by_id([out_event.artifact_id])
     art_types = {t.id: t.name for t in store.get_artifact_types()}
-    assert art_types[artifact.type_id] == "system.Artifact"
+    assert art_types[artifact.type_id] == "system.Metrics"  # an int: a scalar metric
     assert artifact.state == pb.Artifact.LIVE
     art_props = props(artifact)
     assert art_props["display_name"] == "output"

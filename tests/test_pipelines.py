@@ -208,15 +208,41 @@ def test_graph_rejects_edges_to_unknown_or_later_steps() -> None:
 
 
 def test_settings_merge_pipeline_step_and_config_file(tmp_path) -> None:
-    @step(settings={"resources": {"cpu_request": "1", "memory_limit": "1Gi"}})
+    from zenml_kf.pipelines.settings import StepSettings
+
+    @step(settings={"env": {"A": "1", "B": "1"}, "cpu_request": "1"})
     def heavy() -> int:
         return 1
 
-    @pipeline(settings={"resources": {"cpu_request": "500m"}, "retries": 1})
+    @pipeline(settings={"env": {"A": "0", "C": "0"}, "cpu_request": "500m", "retries": 1})
     def p(h):
         h()
 
     cfg = tmp_path / "cfg.yaml"
-    cfg.write_text("steps:\n  h:\n    settings:\n      resources: {memory_limit: 2Gi}\n")
+    cfg.write_text("steps:\n  h:\n    settings:\n      env: {B: '2'}\n")
     spec = p(h=heavy()).with_config(cfg).graph.step("h")
-    assert spec.settings == {"resources": {"cpu_request": "1", "memory_limit": "2Gi"}, "retries": 1}
+    assert spec.settings == StepSettings.model_validate(
+        {"env": {"A": "1", "B": "2", "C": "0"}, "cpu_request": "1", "retries": 1}
+    )
+
+
+def test_invalid_settings_fail_when_the_graph_is_built_and_name_their_owner() -> None:
+    from zenml_kf.exceptions import SettingsError
+
+    @step(settings={"memory_limit": "lots"})
+    def greedy() -> int:
+        return 1
+
+    @pipeline(settings={"retries": {"max_retries": 2, "backoff_factor": 1.5}})
+    def p(g):
+        g()
+
+    with pytest.raises(SettingsError, match=r"^settings of pipeline 'p' are invalid: retries.backoff_factor"):
+        _ = p(g=greedy()).graph
+
+    @pipeline
+    def q(g):
+        g()
+
+    with pytest.raises(SettingsError, match=r"^settings of step 'g' are invalid: memory_limit: 'lots'"):
+        _ = q(g=greedy()).graph

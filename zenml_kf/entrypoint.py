@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -103,50 +104,72 @@ def run(step: str, payload: dict[str, Any], executor_input: dict[str, Any]) -> d
     output_file = Path(executor_input["outputs"]["outputFile"])
     output_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = output_file.with_name(output_file.name + ".tmp")
-    tmp.write_text(json.dumps(result, default=str))
+    # The launcher reads this with Go's strict protojson: no NaN or Infinity literals.
+    tmp.write_text(json.dumps(result, allow_nan=False))
     os.replace(tmp, output_file)
     return result
 
 
 def executor_output(written: list[WrittenOutput], outputs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The ExecutorOutput JSON: every output artifact with metadata the launcher can record.
+
+    A `system.Metrics` artifact carries only its numbers (and `display_name`), as the KFP
+    UI lists every metadata entry of one as a metric; its materializer is fixed by its
+    type and known to consumers from the compiled spec.
+    """
     artifacts: dict[str, Any] = {}
     for out in written:
         given = outputs[out.name]
-        metadata: dict[str, Any] = {
-            "display_name": out.name,
-            "data_type": out.data_type,
-            "materializer": out.materializer,
-            "artifact_type": out.artifact_type,
-        }
-        for key, value in out.metadata.items():
-            metadata.setdefault(key, value)
+        metadata: dict[str, Any] = {"display_name": out.name}
+        if out.metrics:
+            metadata.update(out.metrics)
+        else:
+            metadata.update(
+                data_type=out.data_type, materializer=out.materializer, artifact_type=out.artifact_type
+            )
+            for key, value in out.metadata.items():
+                metadata.setdefault(key, value)
         artifacts[out.name] = {
-            "artifacts": [{"name": given.get("name", out.name), "uri": given["uri"], "metadata": metadata}]
+            "artifacts": [
+                {
+                    "name": given.get("name", out.name),
+                    "uri": given["uri"],
+                    "metadata": launcher_safe(metadata),
+                }
+            ]
         }
     return {"artifacts": artifacts}
 
 
+def launcher_safe(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata the KFP launcher can parse and record.
+
+    It parses strict JSON (NaN and infinities become the strings "NaN", "Infinity",
+    "-Infinity") and cannot record a null value (None entries are left out): see
+    `getExecutorOutputFile` in backend/src/v2/component/launcher_v2.go and
+    `StructValueToMLMDValue` in backend/src/v2/metadata/converter.go (KFP 2.5.0).
+    """
+    return {str(key): _safe_value(value) for key, value in metadata.items() if value is not None}
+
+
+def _safe_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return launcher_safe(value)
+    if isinstance(value, list | tuple):
+        return [_safe_value(item) for item in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
 def _parameters(spec: StepSpec, executor_input: dict[str, Any]) -> dict[str, Any]:
-    """Compile-time values overridden by what KFP passes, checked by the step's config model."""
-    from pydantic import ValidationError
-
-    from zenml_kf.exceptions import ZenMLKFError
-    from zenml_kf.source import load_source
-    from zenml_kf.validation import describe
-
+    """Compile-time values overridden by what KFP passes; the runner validates them once."""
     given = executor_input.get("inputs", {}).get("parameterValues", {}) or {}
     merged = dict(spec.parameters)
     merged.update({name: value for name, value in given.items() if name in spec.parameters})
-    if spec.config_source is None:
-        return merged
-    config_class = load_source(spec.config_source)
-    try:
-        return dict(config_class.model_validate(merged).model_dump(mode="json"))
-    except ValidationError as exc:
-        raise ZenMLKFError(
-            f"parameters of step '{spec.name}' are invalid ({describe(exc)}); fix the values "
-            "given when the run was submitted"
-        ) from None
+    return merged
 
 
 def _load_step(spec: StepSpec) -> Any:

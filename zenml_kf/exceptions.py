@@ -50,8 +50,12 @@ class StepFailedError(ZenMLKFError):
         self.run_id = run_id
 
 
+class SettingsError(ZenMLKFError):
+    """Step or pipeline settings (resources, Kubernetes options, retries) are invalid."""
+
+
 class CompilerError(ZenMLKFError):
-    """A pipeline cannot be compiled to KFP: invalid step settings, image or step sources."""
+    """A pipeline cannot be compiled to KFP: its image, step sources or task names."""
 
 
 class ImageBuildError(ZenMLKFError):

@@ -32,21 +32,31 @@ class Compiled:
         from google.protobuf import json_format
 
         deployment = json_format.MessageToDict(self.spec.deployment_spec)
-        return dict(deployment["executors"][f"exec-{step.replace('_', '-')}"]["container"])
+        return dict(deployment["executors"][f"exec-{task_key(step)}"]["container"])
 
     def k8s(self, step: str) -> dict[str, Any]:
         executors = self.platform.get("platforms", {}).get("kubernetes", {}).get("deploymentSpec", {})
-        return dict(executors.get("executors", {}).get(f"exec-{step.replace('_', '-')}", {}))
+        return dict(executors.get("executors", {}).get(f"exec-{task_key(step)}", {}))
+
+
+def task_key(step: str) -> str:
+    from compiler.build import task_key as key
+
+    return key(step)
 
 
 def parse_compiled(path: Path) -> Compiled:
     from google.protobuf import json_format
     from kfp.pipeline_spec import pipeline_spec_pb2
 
+    from tests.compiler.backend_rules import check_pipeline
+
     text = path.read_text()
     docs = list(yaml.safe_load_all(text))
     spec = json_format.ParseDict(docs[0], pipeline_spec_pb2.PipelineSpec())
-    return Compiled(path, text, spec, docs[1] if len(docs) > 1 else {})
+    platform = docs[1] if len(docs) > 1 else {}
+    check_pipeline(docs[0], platform)  # every compiled pipeline keeps the KFP backends' rules
+    return Compiled(path, text, spec, platform)
 
 
 @pytest.fixture(scope="session")

@@ -82,7 +82,7 @@ def test_fan_out_and_fan_in_edges(compile_flow) -> None:
 def test_multiple_outputs_are_typed_artifacts(compile_flow) -> None:
     compiled = compile_flow("multi_pipeline")
     assert _artifact_type(compiled, "split", "features") == "system.Dataset"
-    assert _artifact_type(compiled, "split", "count") == "system.Artifact"
+    assert _artifact_type(compiled, "split", "count") == "system.Metrics"
     assert _artifact_type(compiled, "split", "name") == "system.Artifact"
     inputs = compiled.spec.components["comp-describe"].input_definitions.artifacts
     assert inputs["features"].artifact_type.schema_title == "system.Dataset"
@@ -124,7 +124,12 @@ def test_step_parameter_values_are_the_pipeline_defaults(compile_flow) -> None:
     compiled = compile_flow("linear_pipeline")
     root = json_format.MessageToDict(compiled.spec.root.input_definitions)["parameters"]
     assert root == {
-        "scale-factor": {"parameterType": "NUMBER_DOUBLE", "defaultValue": 3.0, "isOptional": True}
+        "scale-factor": {
+            "parameterType": "NUMBER_DOUBLE",
+            "defaultValue": 3.0,
+            "isOptional": True,
+            "description": "parameter 'factor' of step 'scale'",
+        }
     }
 
 

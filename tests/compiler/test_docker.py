@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.compiler.conftest import PROJECT, parse_compiled
+from tests.compiler.conftest import PROJECT, parse_compiled, task_key
 from tests.conftest import git_init, run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("docker")]
@@ -77,6 +77,7 @@ def built(docker_engine: DockerSetup, tmp_path_factory: pytest.TempPathFactory) 
             str(wheelhouse),
             "-r",
             str(REPO / "images" / "requirements.txt"),
+            "scikit-learn",  # for the digits example's step image
         ],
         check=True,
         timeout=600,
@@ -89,21 +90,49 @@ def built(docker_engine: DockerSetup, tmp_path_factory: pytest.TempPathFactory) 
     assert result.code == 0, result
     image = parse_compiled(base / "parity.yaml").executor("numbers")["image"]
     yield Built(root, image, base / "parity.yaml")
+    _remove_containers(image)
+
+
+def _remove_containers(image: str) -> None:
+    """kfp.local leaves its exited containers behind, each holding disk on vfs."""
     ids = subprocess.run(
         ["docker", "ps", "-aq", "--filter", f"ancestor={image}"], capture_output=True, text=True, check=False
     ).stdout.split()
-    if ids:  # kfp.local leaves its exited containers behind
+    if ids:
         subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
 
 
-def _run_with_kfp_local(built: Built, pipeline_root: Path, **arguments: Any) -> dict[str, Path]:
+def _run_with_kfp_local(yaml_path: Path, pipeline_root: Path, **arguments: Any) -> dict[str, Path]:
+    """Output folders by `<task key>/<output>` of one run of the compiled YAML in containers."""
     from kfp import components, local
 
+    name = parse_compiled(yaml_path).spec.pipeline_info.name
     local.init(runner=local.DockerRunner(), pipeline_root=str(pipeline_root))
-    before = set(pipeline_root.glob("parity-*")) if pipeline_root.exists() else set()
-    components.load_component_from_file(str(built.yaml))(**arguments)
-    (run_dir,) = set(pipeline_root.glob("parity-*")) - before
+    before = set(pipeline_root.glob(f"{name}-*")) if pipeline_root.exists() else set()
+    components.load_component_from_file(str(yaml_path))(**arguments)
+    (run_dir,) = set(pipeline_root.glob(f"{name}-*")) - before
     return {f"{p.parent.name}/{p.name}": p for p in run_dir.glob("*/*") if p.is_dir()}
+
+
+def _compare_with_the_local_orchestrator(root: Path, target: str, yaml_path: Path, kfp_root: Path) -> int:
+    """Run `target` on the local stack and its YAML with kfp.local; every output must match."""
+    from zenml_kf import Repository
+    from zenml_kf.source import load_target, resolve_type
+
+    pipeline = load_target(f"{root}/{target}", root)
+    repo = Repository(root)
+    local_run = repo.get_stack().run(pipeline, repo)
+    produced = _run_with_kfp_local(yaml_path, kfp_root)
+    compared = 0
+    for spec in pipeline.graph.steps:
+        for out in spec.outputs:
+            folder = produced[f"{task_key(spec.name)}/{out.name}"]
+            expected_view = local_run.steps[spec.name].outputs[out.name]
+            in_container = _read(folder, expected_view.materializer, resolve_type(out.data_type))
+            expected = expected_view.read()
+            assert _same(in_container, expected), (spec.name, out.name, in_container, expected)
+            compared += 1
+    return compared
 
 
 def _read(folder: Path, materializer: str, data_type: type) -> Any:
@@ -113,39 +142,81 @@ def _read(folder: Path, materializer: str, data_type: type) -> Any:
 
 
 def _same(a: Any, b: Any) -> bool:
+    import math
+
     import numpy as np
 
     if isinstance(a, np.ndarray):
-        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a):
+        return math.isnan(b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if hasattr(a, "predict") and type(a) is type(b):  # a fitted model: same predictions
+        probe = np.random.default_rng(0).random((16, 64))
+        return bool(np.array_equal(a.predict(probe), b.predict(probe)))
     return type(a) is type(b) and a == b
 
 
 def test_kfp_local_in_containers_matches_the_local_orchestrator(built: Built, tmp_path: Path) -> None:
-    from zenml_kf import Repository
-    from zenml_kf.source import load_target, resolve_type
-
-    pipeline = load_target(f"{built.root}/flows.py:parity_pipeline", built.root)
-    repo = Repository(built.root)
-    local_run = repo.get_stack().run(pipeline, repo)
-    produced = _run_with_kfp_local(built, tmp_path / "kfp-root")
-
-    compared = 0
-    for spec in pipeline.graph.steps:
-        for out in spec.outputs:
-            folder = produced[f"{spec.name}/{out.name}"]
-            assert out.materializer is not None
-            in_container = _read(folder, out.materializer, resolve_type(out.data_type))
-            expected = local_run.steps[spec.name].outputs[out.name].read()
-            assert _same(in_container, expected), (spec.name, out.name, in_container, expected)
-            compared += 1
+    compared = _compare_with_the_local_orchestrator(
+        built.root, "flows.py:parity_pipeline", built.yaml, tmp_path / "kfp-root"
+    )
     assert compared == 5
+    produced = _run_with_kfp_local(built.yaml, tmp_path / "again")
     assert (
         _read(produced["total/output"], "zenml_kf.materializers.builtin:BuiltInMaterializer", float) == 30.0
     )
 
 
+def test_snake_case_names_renamed_steps_and_nan_match_in_containers(built: Built, tmp_path: Path) -> None:
+    """Task keys differ from these step names (`load_data` is task `load-data`), and a
+    step returns NaN, which the executor output must carry as strict JSON."""
+    out = tmp_path / "awkward.yaml"
+    result = run_cli(
+        "compile", "flows.py:awkward_pipeline", "-o", str(out), "--image", built.image, cwd=built.root
+    )
+    assert result.code == 0, result
+    assert (
+        _compare_with_the_local_orchestrator(built.root, "flows.py:awkward_pipeline", out, tmp_path / "k")
+        == 4
+    )
+
+
+def test_the_digits_example_matches_in_containers(
+    built: Built, docker_engine: DockerSetup, tmp_path: Path
+) -> None:
+    """The README's example, with scikit-learn installed into its step image from the
+    same wheelhouse; its accuracy is a system.Metrics artifact."""
+    root = built.root.parent / "examples"
+    if not root.exists():
+        shutil.copytree(REPO / "examples", root, ignore=shutil.ignore_patterns("__pycache__"))
+        git_init(root)
+        from zenml_kf import Repository
+
+        Repository.init(root)
+        (root / "requirements.txt").write_text("scikit-learn\n")
+    out = tmp_path / "digits.yaml"
+    result = run_cli(
+        "compile", "digits/pipeline.py:digits_pipeline_run", "-o", str(out), "--build",
+        "-r", "requirements.txt", "--python-image", docker_engine.base_image,
+        "--wheelhouse", str(built.yaml.parent / "wheelhouse"), cwd=root, timeout=1200,
+    )  # fmt: skip
+    assert result.code == 0, result
+    compiled = parse_compiled(out)
+    evaluator = compiled.spec.components["comp-evaluator"].output_definitions.artifacts["output"]
+    assert evaluator.artifact_type.schema_title == "system.Metrics"
+    try:
+        compared = _compare_with_the_local_orchestrator(
+            root, "digits/pipeline.py:digits_pipeline_run", out, tmp_path / "kfp-root"
+        )
+        assert compared == 8
+    finally:
+        _remove_containers(compiled.executor("importer")["image"])
+
+
 def test_overriding_a_parameter_changes_the_result(built: Built, tmp_path: Path) -> None:
-    produced = _run_with_kfp_local(built, tmp_path / "kfp-root", **{"scale-factor": 10.0})
+    produced = _run_with_kfp_local(built.yaml, tmp_path / "kfp-root", **{"scale-factor": 10.0})
     assert json.loads((produced["total/output"] / "data.json").read_text()) == 150.0
     assert json.loads((produced["stats/summary"] / "data.json").read_text()) == {"n": 6, "max": 50.0}
 

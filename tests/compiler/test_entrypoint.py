@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.compiler.backend_rules import check_executor_output
+from tests.compiler.conftest import task_key
 from zenml_kf.entrypoint import local_path
 
 
@@ -42,7 +44,7 @@ class Pod:
         self.compiled, self.project, self.root = compiled, project, root
 
     def run(self, step: str, parameters: dict[str, Any] | None = None, inputs: dict[str, Any] | None = None):
-        outputs = self.compiled.spec.components[f"comp-{step}"].output_definitions.artifacts
+        outputs = self.compiled.spec.components[f"comp-{task_key(step)}"].output_definitions.artifacts
         executor_input = {
             "inputs": {"parameterValues": parameters or {}, "artifacts": inputs or {}},
             "outputs": {
@@ -65,7 +67,8 @@ class Pod:
             cwd="/",
         )
         output_file = self.root / step / "executor_output.json"
-        result = json.loads(output_file.read_text()) if output_file.exists() else None
+        # Every executor output must be one the KFP launcher can parse and record.
+        result = check_executor_output(output_file.read_text()) if output_file.exists() else None
         return proc, result
 
 
@@ -80,9 +83,9 @@ def test_steps_run_and_list_every_output_with_metadata(compile_flow, project: Pa
     assert set(split["artifacts"]) == {"features", "count", "name"}
     count = split["artifacts"]["count"]["artifacts"][0]
     assert count["uri"] == str(tmp_path / "split" / "count")
-    assert count["metadata"]["value"] == 6
-    assert count["metadata"]["data_type"] == "int"
-    assert count["metadata"]["materializer"].endswith("builtin:BuiltInMaterializer")
+    # An int is a scalar metric: its metadata is its value under the output's name, which
+    # the KFP UI lists (and nothing else but its display name).
+    assert count["metadata"] == {"display_name": "count", "count": 6}
     features = split["artifacts"]["features"]["artifacts"][0]["metadata"]
     assert features["artifact_type"] == "system.Dataset" and features["shape"] == "(2, 3)"
     proc, described = pod.run(
@@ -92,7 +95,7 @@ def test_steps_run_and_list_every_output_with_metadata(compile_flow, project: Pa
     assert described["artifacts"]["output"]["artifacts"][0]["metadata"]["value"] == "ones:(2, 3):6"
     # Each output folder carries the completion marker bucket stores read artifacts by, so
     # artifacts the KFP launcher uploads are readable with `.read()` like local ones.
-    marker = json.loads((tmp_path / "split" / "features" / ".zenml-artifact.json").read_text())
+    marker = json.loads((tmp_path / "split" / "features" / "~zenml-artifact.json").read_text())
     assert marker["files"] == {"data.npy": (tmp_path / "split" / "features" / "data.npy").stat().st_size}
 
 
@@ -103,10 +106,10 @@ def test_parameter_values_from_kfp_override_the_compiled_ones(
     _, numbers = pod.run("numbers")
     _, scaled = pod.run("scale", inputs={"data": _as_input(numbers, "output")})
     _, total = pod.run("total", inputs={"data": _as_input(scaled, "output")})
-    assert total["artifacts"]["output"]["artifacts"][0]["metadata"]["value"] == 45.0  # 15 * 3.0
+    assert total["artifacts"]["output"]["artifacts"][0]["metadata"]["output"] == 45.0  # 15 * 3.0
     _, scaled = pod.run("scale", parameters={"factor": 10}, inputs={"data": _as_input(numbers, "output")})
     _, total = pod.run("total", inputs={"data": _as_input(scaled, "output")})
-    assert total["artifacts"]["output"]["artifacts"][0]["metadata"]["value"] == 150.0
+    assert total["artifacts"]["output"]["artifacts"][0]["metadata"]["output"] == 150.0
 
 
 def test_input_metadata_missing_falls_back_to_the_compiled_producer(

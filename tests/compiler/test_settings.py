@@ -1,12 +1,12 @@
 """Step settings: valid ones land in the IR and the kfp-kubernetes platform spec, invalid
-ones are one-line CompilerErrors raised before kfp is involved."""
+ones are one-line SettingsErrors raised when the pipeline's graph is built."""
 
 from __future__ import annotations
 
 import pytest
 
-from zenml_kf.exceptions import CompilerError
-from zenml_kf.steps.settings import StepSettings, parse_duration, parse_step_settings
+from zenml_kf.exceptions import SettingsError
+from zenml_kf.pipelines.settings import StepSettings, parse_duration, parse_settings
 
 
 def test_resources_gpu_env_retry_and_caching_in_the_ir(compile_flow) -> None:
@@ -78,8 +78,8 @@ def test_kubernetes_settings_in_the_platform_spec(compile_flow) -> None:
     ],
 )
 def test_invalid_settings_are_one_line_errors(raw: dict, fragment: str) -> None:
-    with pytest.raises(CompilerError) as info:
-        parse_step_settings(raw, "train")
+    with pytest.raises(SettingsError) as info:
+        parse_settings(raw, "step 'train'")
     message = str(info.value)
     assert message.startswith("settings of step 'train' are invalid: ")
     assert fragment in message
@@ -87,7 +87,7 @@ def test_invalid_settings_are_one_line_errors(raw: dict, fragment: str) -> None:
 
 
 def test_valid_settings_are_normalised() -> None:
-    settings = parse_step_settings(
+    settings = parse_settings(
         {
             "cpu_limit": 0.5,
             "memory_limit": 1024,
@@ -122,7 +122,11 @@ def test_two_variables_may_read_the_same_secret_key(project, tmp_path) -> None:
         update={
             "steps": [
                 s.model_copy(
-                    update={"settings": {"secret_env": {"PGPASSWORD": same_key, "DB_PASSWORD": same_key}}}
+                    update={
+                        "settings": StepSettings.model_validate(
+                            {"secret_env": {"PGPASSWORD": same_key, "DB_PASSWORD": same_key}}
+                        )
+                    }
                 )
                 for s in pipeline.graph.steps
             ]

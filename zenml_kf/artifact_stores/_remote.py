@@ -2,7 +2,7 @@
 
 Objects in a bucket appear one at a time, so a folder of files can be half there after a
 crash. An artifact therefore counts as written only once its marker object
-`<uri>/.zenml-artifact.json` exists. The marker is uploaded last, with a "must not exist"
+`<uri>/~zenml-artifact.json` exists. The marker is uploaded last, with a "must not exist"
 precondition, and lists every file with its size; `exists()` and `reading()` trust the
 marker alone. A step killed mid-upload leaves objects that no reader takes for an
 artifact, and a published artifact is never overwritten.
@@ -26,7 +26,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import Field, model_validator
 
 from zenml_kf.artifact_stores.base import BaseArtifactStore
-from zenml_kf.artifact_stores.manifest import MARKER, manifest_bytes, staged_files
+from zenml_kf.artifact_stores.manifest import LEGACY_MARKER, MARKER, manifest_bytes, staged_files
 from zenml_kf.exceptions import ZenMLKFError
 from zenml_kf.log import get_logger
 from zenml_kf.stack.component import ArtifactStoreConfig
@@ -129,7 +129,7 @@ class RemoteArtifactStore(BaseArtifactStore):
         """False for URIs outside this store: a shared MLMD may record other stacks' artifacts."""
         if not self.holds(uri):
             return False
-        return self._get(f"{self.key_of(uri)}/{MARKER}") is not None
+        return self._marker(self.key_of(uri)) is not None
 
     def holds(self, uri: str) -> bool:
         """Whether `uri` is under this store's root (so this store can read it)."""
@@ -160,8 +160,7 @@ class RemoteArtifactStore(BaseArtifactStore):
     @contextmanager
     def writing(self, uri: str) -> Iterator[Path]:
         key = self.key_of(uri)
-        marker = f"{key}/{MARKER}"
-        if self._get(marker) is not None:
+        if self._marker(key) is not None:
             raise ArtifactStoreError(f"artifact '{uri}' already exists; artifacts are never overwritten")
         staging = Path(tempfile.mkdtemp(prefix="zenml-kf-out-"))
         try:
@@ -185,8 +184,13 @@ class RemoteArtifactStore(BaseArtifactStore):
                 "artifacts are never overwritten"
             )
 
-    def _manifest(self, uri: str, key: str) -> dict[str, int]:
+    def _marker(self, key: str) -> bytes | None:
+        """The marker's content, under its current name or the one earlier versions wrote."""
         raw = self._get(f"{key}/{MARKER}")
+        return raw if raw is not None else self._get(f"{key}/{LEGACY_MARKER}")
+
+    def _manifest(self, uri: str, key: str) -> dict[str, int]:
+        raw = self._marker(key)
         if raw is None:
             raise ArtifactStoreError(
                 f"artifact '{uri}' is missing or incomplete (no {MARKER}): it was deleted, or "

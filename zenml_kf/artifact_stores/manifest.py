@@ -1,9 +1,15 @@
-"""The completion marker of an artifact in a bucket: `<uri>/.zenml-artifact.json`.
+"""The completion marker of an artifact in a bucket: `<uri>/~zenml-artifact.json`.
 
 It lists every file of the artifact with its size and is written last, so a reader that
 finds it knows the artifact is whole. Kept free of SDK imports: the bucket stores write it
 after uploading, and the container entrypoint writes it into each output folder before
 KFP's launcher uploads the folder.
+
+The launcher uploads a folder in `os.ReadDir` order, sorted by name byte by byte
+(`UploadBlob` in backend/src/v2/objectstore/object_store.go, KFP 2.5.0), so the marker's
+name starts with `~`, which sorts after every ASCII name: uploaded last there too. A
+materializer may not write a top-level name that sorts after it. Artifacts published
+under the marker's first name, `.zenml-artifact.json`, are still read.
 """
 
 from __future__ import annotations
@@ -13,16 +19,20 @@ from pathlib import Path
 
 from zenml_kf.exceptions import ZenMLKFError
 
-MARKER = ".zenml-artifact.json"
+MARKER = "~zenml-artifact.json"
+LEGACY_MARKER = ".zenml-artifact.json"
 MANIFEST_FORMAT = 1
 
 
 def staged_files(folder: Path, uri: str) -> dict[str, Path]:
     """The files a materializer wrote, by path relative to the artifact folder."""
-    files = {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()}
-    if MARKER in files:
-        raise ZenMLKFError(f"a materializer wrote a file named {MARKER} for '{uri}'; that name is reserved")
-    return files
+    for entry in folder.iterdir():
+        if entry.name.encode() >= MARKER.encode() or entry.name == LEGACY_MARKER:
+            raise ZenMLKFError(
+                f"a materializer wrote '{entry.name}' for '{uri}'; names from {MARKER} on (in byte "
+                f"order) and {LEGACY_MARKER} are reserved for the completion marker, rename the file"
+            )
+    return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def manifest_bytes(files: dict[str, Path]) -> bytes:

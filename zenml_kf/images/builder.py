@@ -162,10 +162,24 @@ def _base_context(options: ImageOptions) -> BuildContext:
     context = BuildContext()
     context.add_file("Dockerfile", dockerfile_path())
     context.add_file("requirements.txt", (_IMAGES_DIR / "requirements.txt").resolve())
-    package_files = code_files(_PACKAGE_DIR, exclude=())
-    context.add_tree("zenml_kf", _PACKAGE_DIR, package_files)
+    context.add_tree("zenml_kf", _PACKAGE_DIR, sdk_modules())
     _add_pip_inputs(context, options, include_requirements=False)
     return context
+
+
+def sdk_modules() -> list[str]:
+    """The SDK's Python modules, as every kind of install lays them out.
+
+    Only `.py` files: a wheel, an sdist and an editable install agree on those, while the
+    package data under `images/base/` is a link in the source tree and a copy in a wheel
+    (and is added to the context on its own). So the base image, and every step image's
+    tag built on it, is the same however zenml-kf was installed.
+    """
+    return sorted(
+        path.relative_to(_PACKAGE_DIR).as_posix()
+        for path in _PACKAGE_DIR.rglob("*.py")
+        if "__pycache__" not in path.parts and path.is_file()
+    )
 
 
 def _base_tag(options: ImageOptions) -> str:

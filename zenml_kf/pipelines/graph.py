@@ -10,6 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from zenml_kf.pipelines.settings import StepSettings
+from zenml_kf.steps.config import ParameterType
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -22,6 +25,9 @@ class OutputSpec(_Frozen):
     # (Any, a Union), and recorded on the artifact then.
     materializer: str | None
     artifact_type: str = "system.Artifact"
+    # No materializer is registered for the annotated type: unless the value's own type
+    # has one, it is pickled (compilers warn about that).
+    unregistered_type: bool = False
 
 
 class InputSpec(_Frozen):
@@ -36,14 +42,18 @@ class StepSpec(_Frozen):
     step_name: str
     source: str
     code_hash: str
+    description: str | None = None
     config_source: str | None = None
+    # Validated by the step's config class where they entered (the step instance, a
+    # config file, the executor input), as JSON values.
     parameters: dict[str, Any] = {}
+    parameter_types: dict[str, ParameterType] = {}
     inputs: list[InputSpec] = []
     outputs: list[OutputSpec] = []
     enable_cache: bool = True
     # How the step runs on a cluster (resources, Kubernetes options): the pipeline's
-    # settings merged with the step's, validated by the compiler.
-    settings: dict[str, Any] = {}
+    # settings merged with the step's and a config file's, validated.
+    settings: StepSettings = StepSettings()
 
     @property
     def upstream(self) -> list[str]:

@@ -15,9 +15,11 @@ from zenml_kf.materializers.registry import default_registry, load_materializer
 from zenml_kf.pipelines.builder import OutputHandle, PipelineBuilder, StepCall, building
 from zenml_kf.pipelines.config_file import RunConfig, load_run_config, merge_settings
 from zenml_kf.pipelines.graph import InputSpec, OutputSpec, PipelineGraph, StepSpec
+from zenml_kf.pipelines.settings import parse_settings
 from zenml_kf.source import source_of, type_name
+from zenml_kf.steps.config import parameter_json_types
 from zenml_kf.steps.step import StepDefinition, StepInstance
-from zenml_kf.steps.type_check import concrete_type
+from zenml_kf.steps.type_check import METRICS_ARTIFACT, concrete_type, is_metrics
 from zenml_kf.validation import describe
 
 if TYPE_CHECKING:
@@ -171,6 +173,7 @@ class Pipeline:
             else self.definition.enable_cache
         )
         pipeline_settings = merge_settings(self.definition.settings, self.run_config.settings)
+        parse_settings(pipeline_settings, f"pipeline '{self.name}'")
         specs = [self._step_spec(call, pipeline_cache, pipeline_settings) for call in self.calls.values()]
         return PipelineGraph(
             name=self.name,
@@ -188,20 +191,25 @@ class Pipeline:
         step_cache = overrides.enable_cache if overrides and overrides.enable_cache is not None else None
         if step_cache is None:
             step_cache = definition.enable_cache if definition.enable_cache is not None else True
+        parameters = self._parameters(call, overrides.parameters if overrides else {})
+        settings = merge_settings(
+            merge_settings(pipeline_settings, definition.settings),
+            overrides.settings if overrides else {},
+        )
+        config_class = signature.config_class
         return StepSpec(
             name=call.name,
             step_name=definition.name,
             source=definition.source,
             code_hash=definition.code_hash,
-            config_source=source_of(signature.config_class) if signature.config_class else None,
-            parameters=self._parameters(call, overrides.parameters if overrides else {}),
+            description=inspect.getdoc(definition.fn),
+            config_source=source_of(config_class) if config_class else None,
+            parameters=parameters,
+            parameter_types=parameter_json_types(config_class, parameters) if config_class else {},
             inputs=[self._input_spec(call, key, handle) for key, handle in call.inputs.items()],
             outputs=[self._output_spec(call, out, ann) for out, ann in signature.outputs.items()],
             enable_cache=pipeline_cache and step_cache,
-            settings=merge_settings(
-                merge_settings(pipeline_settings, definition.settings),
-                overrides.settings if overrides else {},
-            ),
+            settings=parse_settings(settings, f"step '{call.name}'"),
         )
 
     def _parameters(self, call: StepCall, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -235,11 +243,14 @@ class Pipeline:
         else:
             materializer = None
         artifact_type = load_materializer(materializer).ARTIFACT_TYPE if materializer else "system.Artifact"
+        if override is None and is_metrics(annotation):
+            artifact_type = METRICS_ARTIFACT
         return OutputSpec(
             name=name,
             data_type=type_name(annotation),
             materializer=materializer,
             artifact_type=artifact_type,
+            unregistered_type=materializer is None and concrete not in (None, object),
         )
 
     def run(self, stack: str | None = None) -> PipelineRunView:

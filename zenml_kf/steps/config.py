@@ -1,5 +1,11 @@
 """Step parameters as a pydantic model, so values are validated once and serialize to JSON."""
 
+from __future__ import annotations
+
+import functools
+import typing
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -11,3 +17,48 @@ class BaseStepConfig(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# A parameter's type as JSON names it: what a backend needs to declare the parameter
+# (KFP: Integer, Float, Boolean, String, Dict, List) without importing the config class.
+ParameterType = Literal["integer", "number", "boolean", "string", "object", "array"]
+_JSON_TYPES: tuple[ParameterType, ...] = typing.get_args(ParameterType)
+
+
+def parameter_json_types(config_class: type[BaseModel], values: dict[str, Any]) -> dict[str, ParameterType]:
+    """Each parameter's JSON type, from the config class's own JSON schema, else its value.
+
+    The schema decides where it can, so a `float` field whose default is `3` is still a
+    number that accepts `2.5` when a user edits it in the KFP UI.
+    """
+    declared = _schema_types(config_class)
+    return {name: declared.get(name) or _value_type(value) for name, value in values.items()}
+
+
+@functools.cache
+def _schema_types(config_class: type[BaseModel]) -> dict[str, ParameterType]:
+    try:
+        properties = config_class.model_json_schema().get("properties", {})
+    except Exception:  # a field pydantic cannot describe: each value decides then
+        return {}
+    found: dict[str, ParameterType] = {}
+    for name, schema in properties.items():
+        options = schema.get("anyOf", [schema])
+        types = {option.get("type") for option in options} - {"null"}
+        kind = types.pop() if len(types) == 1 else None
+        for known in _JSON_TYPES:
+            if kind == known:
+                found[name] = known
+    return found
+
+
+def _value_type(value: Any) -> ParameterType:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    return "array" if isinstance(value, list | tuple) else "string"

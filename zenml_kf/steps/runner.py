@@ -9,7 +9,7 @@ function, checks each output against its annotation and writes it.
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from zenml_kf.materializers.registry import (
 from zenml_kf.pipelines.graph import StepSpec
 from zenml_kf.source import type_name
 from zenml_kf.steps.step import StepDefinition
-from zenml_kf.steps.type_check import value_matches
+from zenml_kf.steps.type_check import METRICS_ARTIFACT, value_matches
 from zenml_kf.validation import describe
 
 
@@ -42,6 +42,9 @@ class WrittenOutput:
     data_type: str
     artifact_type: str
     metadata: dict[str, Any]
+    # For a `system.Metrics` output: each number by its name (the output's name for a
+    # scalar, the key for a dict), which the KFP UI lists and compares across runs.
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 class StepCodeError(Exception):
@@ -62,6 +65,17 @@ def run_step(
     registry: MaterializerRegistry | None = None,
 ) -> list[WrittenOutput]:
     kwargs: dict[str, Any] = {}
+    signature = definition.signature
+    if signature.config_arg is not None and signature.config_class is not None:
+        try:
+            # The one place parameter values become the config object; where they entered
+            # (the pipeline, a config file) they were checked against the same class.
+            kwargs[signature.config_arg] = signature.config_class.model_validate(spec.parameters)
+        except ValidationError as exc:
+            raise StepInterfaceError(
+                f"parameters of step '{spec.name}' are invalid ({describe(exc)}); fix them in the "
+                "step's config, the config file or the values the run was submitted with"
+            ) from None
     for name, artifact in inputs.items():
         materializer = load_materializer(artifact.materializer)
         try:
@@ -73,15 +87,6 @@ def run_step(
                 f"input '{name}' of step '{spec.name}' could not be loaded by "
                 f"{type(materializer).__name__} from {artifact.path} ({type(exc).__name__}: {exc}); "
                 "the artifact is damaged or was written by an incompatible materializer"
-            ) from None
-    signature = definition.signature
-    if signature.config_arg is not None and signature.config_class is not None:
-        try:
-            kwargs[signature.config_arg] = signature.config_class.model_validate(spec.parameters)
-        except ValidationError as exc:
-            raise StepInterfaceError(
-                f"parameters of step '{spec.name}' are invalid ({describe(exc)}); fix them in the "
-                "step's config or the config file"
             ) from None
     try:
         returned = definition.fn(**kwargs)
@@ -118,17 +123,28 @@ def run_step(
                 f"{type(materializer).__name__} ({type(exc).__name__}: {exc}); pass a fitting "
                 "materializer with output_materializers="
             ) from None
+        artifact_type = out.artifact_type if out.materializer else materializer.ARTIFACT_TYPE
         written.append(
             WrittenOutput(
                 name=out.name,
                 materializer=materializer_source,
                 data_type=type_name(type(value)),
-                artifact_type=out.artifact_type if out.materializer else materializer.ARTIFACT_TYPE,
+                artifact_type=artifact_type,
                 metadata=metadata,
+                metrics=_metrics(out.name, value) if artifact_type == METRICS_ARTIFACT else {},
             )
         )
         del value
     return written
+
+
+def _metrics(name: str, value: Any) -> dict[str, float]:
+    items = value.items() if isinstance(value, dict) else [(name, value)]
+    return {
+        str(key): float(number)
+        for key, number in items
+        if isinstance(number, int | float) and not isinstance(number, bool)
+    }
 
 
 def _split_outputs(spec: StepSpec, returned: Any) -> dict[str, Any]:

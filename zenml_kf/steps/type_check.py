@@ -49,3 +49,22 @@ def concrete_type(annotation: Any) -> type | None:
     if isinstance(annotation, type) and annotation is not object:
         return annotation
     return None
+
+
+METRICS_ARTIFACT = "system.Metrics"
+
+
+def is_metrics(annotation: Any) -> bool:
+    """`int`, `float` or a `dict[str, <number>]`: values the KFP UI shows as scalar metrics."""
+    if annotation in (int, float):
+        return True
+    if typing.get_origin(annotation) is not dict:
+        return False
+    args = typing.get_args(annotation)
+    if len(args) != 2 or args[0] is not str:
+        return False
+    value = args[1]
+    members = (
+        typing.get_args(value) if typing.get_origin(value) in (typing.Union, types.UnionType) else (value,)
+    )
+    return all(member in (int, float) for member in members)

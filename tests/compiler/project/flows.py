@@ -3,9 +3,12 @@ fan-in, several outputs, parameters of every JSON type, and every step setting."
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from zenml_kf import BaseStepConfig, Output, pipeline, step
+from zenml_kf.materializers.builtin import BuiltInMaterializer
 
 
 # --- linear -------------------------------------------------------------------------
@@ -174,3 +177,39 @@ def parity(numbers, scale, total, stats):
 
 
 parity_pipeline = parity(numbers=numbers(), scale=scale(), total=total(), stats=stats())
+
+
+# --- names KFP rewrites, and values strict JSON cannot hold -------------------------------
+class NoteMaterializer(BuiltInMaterializer):
+    """Metadata with a None and a NaN, which the KFP launcher cannot record as they are."""
+
+    def extract_metadata(self, data: Any) -> dict[str, Any]:
+        return {"value": data, "missing": None, "ratio": float("nan"), "nested": {"gone": None, "x": 1}}
+
+
+@step
+def load_data() -> np.ndarray:
+    """Four readings, one of them missing."""
+    return np.array([1.0, 2.0, np.nan, 4.0])
+
+
+@step
+def mean_value(data: np.ndarray) -> float:
+    return float(np.mean(data))  # NaN: a reading is missing
+
+
+@step(name="summarise", output_materializers={"note": NoteMaterializer})
+def summarise_readings(data: np.ndarray, mean: float) -> Output(scores=dict[str, float], note=str):
+    return {"mean": mean, "max": float(np.nanmax(data)), "peak": float("inf")}, "done"
+
+
+@pipeline
+def awkward_names(load_data, mean_of_data, summary_step):
+    """snake_case step names, renamed instances and non-finite numbers."""
+    data = load_data()
+    summary_step(data=data, mean=mean_of_data(data))
+
+
+awkward_pipeline = awkward_names(
+    load_data=load_data(), mean_of_data=mean_value(), summary_step=summarise_readings()
+)

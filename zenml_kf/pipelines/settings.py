@@ -1,11 +1,11 @@
 """How a step runs on a cluster: resources, scheduling, secrets, retries, caching, timeout.
 
 `@step(settings=...)`, `@pipeline(settings=...)` and a config file's `settings:` keys are
-raw dicts merged into `StepSpec.settings`; this model is their schema. It is checked
-when a pipeline is compiled, so a typo or a value Kubernetes would refuse fails on the
-user's machine instead of minutes later in a pod. The rules mirror what kfp 2.13 and
-Kubernetes accept (quantities, GPU counts, label and secret names). The local
-orchestrator ignores these settings.
+raw dicts; the graph model holds them merged and validated (`StepSpec.settings`). They are
+checked when the pipeline's graph is built, so a typo or a value Kubernetes would refuse
+fails on the user's machine instead of minutes later in a pod. The rules mirror what
+kfp 2.13, the KFP backends 2.2 to 2.14 and Kubernetes accept (quantities, GPU counts,
+label and secret names, integer backoff factors). The local orchestrator ignores them.
 
 Example::
 
@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from zenml_kf.exceptions import CompilerError
+from zenml_kf.exceptions import SettingsError
 
 # What kfp's PipelineTask setters accept (kfp/dsl/pipeline_task.py), so an error is raised
 # here with a message that says how to fix it rather than deep inside kfp.
@@ -102,6 +102,18 @@ class RetryPolicy(_Strict):
     backoff: int | str | None = None
     backoff_factor: float | None = Field(default=None, gt=0)
     max_backoff: int | str | None = None
+
+    @field_validator("backoff_factor")
+    @classmethod
+    def _whole_factor(cls, value: float | None) -> float | None:
+        # KFP 2.5's Argo compiler casts the factor to an integer (1.5 runs as 1):
+        # backend/src/v2/compiler/argocompiler/container.go at 2.5.0.
+        if value is not None and not float(value).is_integer():
+            raise ValueError(
+                f"backoff_factor {value} is not a whole number; KFP backends turn it into an "
+                f"integer ({int(value)}), so write {int(value) or 1} or {int(value) + 1}"
+            )
+        return value
 
     @field_validator("backoff", "max_backoff")
     @classmethod
@@ -234,12 +246,12 @@ class StepSettings(_Strict):
         return self
 
 
-def parse_step_settings(raw: dict[str, Any], step: str) -> StepSettings:
-    """Validate one step's merged settings; a problem is a one-line `CompilerError`."""
+def parse_settings(raw: dict[str, Any], owner: str) -> StepSettings:
+    """Validate settings (`owner`: "step 'train'", "pipeline 'p'"); a one-line `SettingsError`."""
     try:
         return StepSettings.model_validate(raw)
     except ValidationError as exc:
-        raise CompilerError(f"settings of step '{step}' are invalid: {_describe(exc)}") from None
+        raise SettingsError(f"settings of {owner} are invalid: {_describe(exc)}") from exc
 
 
 def parse_duration(value: int | float | str) -> int:
