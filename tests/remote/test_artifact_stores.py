@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from tests.remote.conftest import Bucket, Project, assert_one_line_error, make_bucket
 from tests.remote.remote_servers import Server
 from zenml_kf.artifact_stores._remote import MARKER, ArtifactStoreError
+from zenml_kf.exceptions import ZenMLKFError
 
 PREFIX = "team/zenml"
 
@@ -125,3 +127,46 @@ def test_secret_values_are_refused_as_settings(project: Project, moto_server: Se
     result = project.cli("artifact-store", "register", "leaky", *args)
     assert_one_line_error(result, "secret_access_key_env", "not the secret itself")
     assert "wJalrXUtnFEMI" not in (project.root / ".zen" / "config.yaml").read_text()
+
+
+def test_the_marker_sorts_last_and_the_first_marker_name_is_still_read(
+    project: Project, bucket: Bucket, tmp_path: Path
+) -> None:
+    """The KFP launcher uploads an output folder in file-name order (`UploadBlob`,
+    backend/src/v2/objectstore/object_store.go, KFP 2.5.0): the marker the entrypoint writes
+    must come last. Artifacts published under the marker's first name still read."""
+    from zenml_kf.artifact_stores.manifest import LEGACY_MARKER, write_marker
+
+    _register_stack(project, bucket)
+    store = project.repository().get_stack().artifact_store
+    folder = tmp_path / "out"
+    (folder / "zz-nested").mkdir(parents=True)
+    (folder / "data.json").write_text("[1, 2]")
+    (folder / "zz-nested" / "~tilde.txt").write_text("deep")
+    (folder / "ZZ.bin").write_bytes(b"z")
+    write_marker(folder, "out")
+    assert sorted(p.name for p in folder.iterdir())[-1] == MARKER
+
+    for marker_name, run in ((MARKER, "run-new"), (LEGACY_MARKER, "run-old")):
+        uri = store.artifact_uri("p", run, "step", "out")
+        key = store.key_of(uri)
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            rel = path.relative_to(folder).as_posix()
+            _put(bucket, f"{key}/{marker_name if rel == MARKER else rel}", path.read_bytes())
+        assert store.exists(uri)
+        with store.reading(uri) as read:
+            assert json.loads((read / "data.json").read_text()) == [1, 2]
+            assert (read / "zz-nested" / "~tilde.txt").read_text() == "deep"
+
+    (folder / "~zz.txt").write_text("sorts after the marker")
+    with pytest.raises(ZenMLKFError, match="reserved for the completion marker"):
+        write_marker(folder, "out")
+
+
+def _put(bucket: Bucket, key: str, data: bytes) -> None:
+    from tests.remote.conftest import gcs_client, s3_client
+
+    if bucket.flavor == "s3":
+        s3_client(bucket.server).put_object(Bucket=bucket.name, Key=key, Body=data)
+    else:
+        gcs_client(bucket.server).bucket(bucket.name).blob(key).upload_from_string(data)
