@@ -391,3 +391,31 @@ def test_an_input_that_cannot_be_loaded_fails_the_step_and_is_recorded(repo: Rep
     run = Repository().get_run(info.value.run_id)
     assert run.status == ExecutionStatus.FAILED
     assert run.get_step("consume").status == ExecutionStatus.FAILED
+
+
+@step
+def not_a_number() -> Output(value=float, scores=dict[str, float]):
+    return float("nan"), {"low": float("-inf"), "mid": 0.5}
+
+
+@step
+def count_nan(value: float) -> int:
+    return int(value != value)
+
+
+@pipeline
+def non_finite(not_a_number, count_nan):
+    value, _ = not_a_number()
+    count_nan(value)
+
+
+def test_nan_and_infinities_are_recorded_and_read_back(repo: Repository) -> None:
+    """MLMD's sqlite store cannot write NaN into SQL: metadata records them as text."""
+    run = non_finite(not_a_number=not_a_number(), count_nan=count_nan()).run()
+    assert run.status == ExecutionStatus.COMPLETED
+    produced = run.get_step("not_a_number")
+    value = produced.outputs["value"].read()
+    assert value != value  # NaN
+    assert produced.outputs["scores"].read() == {"low": float("-inf"), "mid": 0.5}
+    assert produced.outputs["value"].artifact_type == "system.Metrics"
+    assert run.get_step("count_nan").output.read() == 1

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -149,16 +148,18 @@ def launcher_safe(metadata: dict[str, Any]) -> dict[str, Any]:
     `getExecutorOutputFile` in backend/src/v2/component/launcher_v2.go and
     `StructValueToMLMDValue` in backend/src/v2/metadata/converter.go (KFP 2.5.0).
     """
-    return {str(key): _safe_value(value) for key, value in metadata.items() if value is not None}
+    from zenml_kf.metadata.values import non_finite_as_text
+
+    return {
+        str(key): _plain(non_finite_as_text(value)) for key, value in metadata.items() if value is not None
+    }
 
 
-def _safe_value(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+def _plain(value: Any) -> Any:
     if isinstance(value, dict):
-        return launcher_safe(value)
-    if isinstance(value, list | tuple):
-        return [_safe_value(item) for item in value]
+        return {str(key): _plain(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)

@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 _INT64 = 2**63
 
 
+def non_finite_as_text(value: Any) -> Any:
+    """NaN and infinities (at any depth) as "NaN", "Infinity", "-Infinity".
+
+    Strict JSON has no literal for them: KFP's launcher parses executor outputs with
+    protojson, and MLMD's sqlite store cannot write them into SQL. A float materializer
+    reads the strings back as floats.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: non_finite_as_text(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [non_finite_as_text(item) for item in value]
+    return value
+
+
 def set_value(target: MutableMapping[str, Any], key: str, value: Any) -> None:
     """Store `value` in a custom-properties map under the closest MLMD value kind."""
+    value = non_finite_as_text(value)
     slot = target[key]
     if isinstance(value, bool):
         slot.bool_value = value
