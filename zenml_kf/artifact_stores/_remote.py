@@ -111,8 +111,13 @@ class RemoteArtifactStore(BaseArtifactStore):
                 self._client_cache = self._make_client()
             return self._client_cache
 
+    def canonical_uri(self, uri: str) -> str:
+        """`uri` in this store's own scheme; a flavor that also reads another scheme maps it here."""
+        return uri
+
     def key_of(self, uri: str) -> str:
         """The object key prefix of an artifact URI in this store's bucket."""
+        uri = self.canonical_uri(uri)
         scheme = f"{self.config.SCHEME}://"
         bucket, _, key = uri[len(scheme) :].partition("/") if uri.startswith(scheme) else ("", "", "")
         key = key.strip("/")
@@ -133,6 +138,7 @@ class RemoteArtifactStore(BaseArtifactStore):
 
     def holds(self, uri: str) -> bool:
         """Whether `uri` is under this store's root (so this store can read it)."""
+        uri = self.canonical_uri(uri)
         root = self.root_uri.rstrip("/") + "/"
         return uri.startswith(root) and len(uri) > len(root)
 

@@ -56,8 +56,32 @@ class S3ArtifactStoreConfig(RemoteArtifactStoreConfig):
         return self
 
 
+MINIO_SCHEME = "minio://"
+
+
 class S3ArtifactStore(RemoteArtifactStore):
     config: S3ArtifactStoreConfig
+
+    def canonical_uri(self, uri: str) -> str:
+        """`minio://bucket/key` as `s3://bucket/key` when the store talks to a server of its own.
+
+        KFP's default pipeline root is `minio://mlpipeline/v2/artifacts`, so runs on a
+        cluster with its bundled MinIO record artifacts under that scheme. MinIO speaks
+        S3, so this store reads them through its `endpoint_url`; without one it would ask
+        AWS for a bucket of that name, so the URI is left as it is and is not this store's.
+        """
+        if uri.startswith(MINIO_SCHEME) and self.config.endpoint_url:
+            return "s3://" + uri[len(MINIO_SCHEME) :]
+        return uri
+
+    def key_of(self, uri: str) -> str:
+        if uri.startswith(MINIO_SCHEME) and not self.config.endpoint_url:
+            raise ArtifactStoreError(
+                f"artifact '{uri}' is in a KFP cluster's MinIO; set endpoint_url of artifact store "
+                f"'{self.name}' to that server (e.g. 'kubectl port-forward -n kubeflow "
+                "svc/minio-service 9000:9000' and http://127.0.0.1:9000) and path_style true"
+            )
+        return super().key_of(uri)
 
     def _make_client(self) -> Any:
         import boto3
