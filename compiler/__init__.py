@@ -17,12 +17,14 @@ def compile_graph(
     output: str | Path,
     code_root: Path | None = None,
     strict: bool = True,
+    pipeline_root: str | None = None,
 ) -> Path:
     """Check `graph`, compile it with every step in `image` and write the YAML to `output`.
 
     `code_root` is the directory copied into the step image: sources outside it cannot
     be imported in a container (an error, or a warning when `strict` is False because
-    the image was built some other way).
+    the image was built some other way). `pipeline_root` is where KFP writes artifacts
+    unless a run says otherwise (the stack's artifact store).
     """
     from compiler.build import build_pipeline, write_pipeline
     from compiler.checks import check_graph
@@ -31,6 +33,8 @@ def compile_graph(
     parse_image_reference(image)
     check_graph(graph, code_root, strict)
     component = build_pipeline(graph, image)
+    if pipeline_root:
+        component.pipeline_spec.default_pipeline_root = pipeline_root
     path = Path(output)
     write_pipeline(component, path)
     return path

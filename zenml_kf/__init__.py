@@ -16,11 +16,13 @@ _EXPORTS = {
     "Repository": "zenml_kf.repository",
     "BaseMaterializer": "zenml_kf.materializers.base",
     "register_materializer": "zenml_kf.materializers.registry",
+    "Schedule": "zenml_kf.orchestrators.schedule",
 }
 
 if TYPE_CHECKING:
     from zenml_kf.materializers.base import BaseMaterializer
     from zenml_kf.materializers.registry import register_materializer
+    from zenml_kf.orchestrators.schedule import Schedule
     from zenml_kf.pipelines.pipeline import pipeline
     from zenml_kf.repository import Repository
     from zenml_kf.steps.config import BaseStepConfig
@@ -32,6 +34,7 @@ __all__ = [
     "BaseStepConfig",
     "Output",
     "Repository",
+    "Schedule",
     "__version__",
     "pipeline",
     "register_materializer",

@@ -199,17 +199,55 @@ class Repository:
         del updated.components(type_)[name]
         self._save(updated)
 
-    def register_stack(self, name: str, orchestrator: str, artifact_store: str, metadata_store: str) -> None:
+    def register_stack(
+        self,
+        name: str,
+        orchestrator: str,
+        artifact_store: str,
+        metadata_store: str,
+        set_active: bool = False,
+    ) -> list[str]:
+        """Register a stack, in one write of the registry.
+
+        A component name that is not registered but is a flavor (`--orchestrator
+        kubeflow`) registers a component of that name and flavor from its
+        `ZENML_KF_<TYPE>_*` environment variables and defaults. Returns a note for each.
+        """
+        from zenml_kf.stack.validation import check_stack
+
         if name in self.config.stacks:
             raise StackError(f"a stack named '{name}' already exists; pick another name or delete it")
         entry = StackEntry(
             orchestrator=orchestrator, artifact_store=artifact_store, metadata_store=metadata_store
         )
-        for type_ in ComponentType:
-            self._component_entry(type_, entry.component(type_))
         updated = self.config.model_copy(deep=True)
+        notes = []
+        for type_ in ComponentType:
+            component = entry.component(type_)
+            if component in updated.components(type_):
+                continue
+            if component not in self.flavors.names(type_):
+                self._component_entry(type_, component)  # the usual "unknown ..." error
+            settings = _env_settings(self.flavors.get(type_, component).config_class())
+            config = _validate_component_config(
+                self.flavors.get(type_, component).config_class(), settings, type_, component, use_env=False
+            )
+            stored = config.model_dump(mode="json", include=set(settings))
+            updated.components(type_)[component] = ComponentEntry(flavor=component, config=stored)
+            shown = ", ".join(f"{k}={v}" for k, v in stored.items()) or "defaults"
+            notes.append(f"registered {type_.label} '{component}' (flavor {component}; {shown})")
+        flavors = {t: updated.components(t)[entry.component(t)].flavor for t in ComponentType}
+        check_stack(
+            name,
+            flavors[ComponentType.ORCHESTRATOR],
+            flavors[ComponentType.ARTIFACT_STORE],
+            flavors[ComponentType.METADATA_STORE],
+        )
         updated.stacks[name] = entry
+        if set_active:
+            updated.active_stack = name
         self._save(updated)
+        return notes
 
     def set_active_stack(self, name: str) -> None:
         self._stack_entry(name)
@@ -231,7 +269,13 @@ class Repository:
         from zenml_kf.metadata.views import MetadataReader
 
         resolved = self.get_stack(stack)
-        return MetadataReader(resolved.metadata_store.store, resolved.artifact_store)
+        sources = getattr(resolved.orchestrator, "run_sources", None)
+        if sources is None:
+            return MetadataReader(resolved.metadata_store.store, resolved.artifact_store)
+        kfp = sources()  # a kubeflow stack: the KFP API knows run states and graphs
+        return MetadataReader(
+            resolved.metadata_store.store, resolved.artifact_store, kfp.run_status, kfp.graph_for_run
+        )
 
     def get_pipelines(self, stack: str | None = None) -> list[PipelineView]:
         return self.metadata(stack).pipelines()
@@ -289,6 +333,17 @@ def _write_config(path: Path, config: RepositoryConfig) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _env_settings(config_class: Any) -> dict[str, Any]:
+    """Settings of `config_class` given as `ZENML_KF_<TYPE>_<SETTING>` environment variables."""
+    prefix = str(config_class.model_config.get("env_prefix", ""))
+    found = {}
+    for field in config_class.model_fields:
+        value = os.environ.get(f"{prefix}{field.upper()}")
+        if value is not None:
+            found[field] = value
+    return found
 
 
 def _validate_component_config(

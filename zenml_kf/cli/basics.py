@@ -38,25 +38,98 @@ def run(
         str | None,
         typer.Option("--stack", "-s", help="Run on this stack instead of the active one."),
     ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option("--image", help="Kubeflow: run the steps in this pushed image instead of building one."),
+    ] = None,
+    build: Annotated[
+        bool | None,
+        typer.Option(
+            "--build/--no-build",
+            help="Kubeflow: build and push the step image (the default), or only name its content tag.",
+        ),
+    ] = None,
+    wait: Annotated[
+        bool | None,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Kubeflow: follow the run to its end; exit 0 only if it succeeded. Ctrl-C stops "
+            "following (asking, in a terminal, whether to terminate the run).",
+        ),
+    ] = None,
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            "--schedule",
+            help="Kubeflow: create a recurring run on this cron (five fields, '0 3 * * *', or KFP's six).",
+        ),
+    ] = None,
+    every: Annotated[
+        int | None, typer.Option("--every", help="Kubeflow: create a recurring run every N seconds.")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="Schedule: first trigger, ISO time (UTC when no zone).")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Schedule: last trigger, ISO time.")] = None,
+    catchup: Annotated[
+        bool, typer.Option("--catchup/--no-catchup", help="Schedule: run missed intervals after a pause.")
+    ] = True,
+    max_concurrency: Annotated[
+        int, typer.Option("--max-concurrency", help="Schedule: runs of it active at once (1-10).")
+    ] = 1,
 ) -> None:
-    """Run a pipeline on the active stack (or --stack) and show its steps."""
+    """Run a pipeline on the active stack (or --stack).
+
+    On a local stack it runs here and shows its steps. On a kubeflow stack it builds and
+    pushes the step image, submits the run to KFP and prints its link in the KFP UI.
+    """
     from zenml_kf.cli.runs import print_run
     from zenml_kf.cli.targets import load_pipeline
     from zenml_kf.repository import Repository
 
     repo = Repository()
-    repo.get_stack(stack)  # fail on an unknown stack before importing user code
+    resolved = repo.get_stack(stack)  # fail on an unknown stack before importing user code
+    recurring = None
+    if schedule is not None or every is not None:
+        from zenml_kf.orchestrators.schedule import make_schedule
+
+        recurring = make_schedule(
+            cron=schedule,
+            interval_seconds=every,
+            start=start,
+            end=end,
+            catchup=catchup,
+            max_concurrency=max_concurrency,
+        )
+    remote = resolved.orchestrator.flavor == "kubeflow"
+    if not remote and (image is not None or build is not None or wait is not None):
+        from zenml_kf.exceptions import StackError
+
+        raise StackError(
+            f"--image, --build and --wait apply to Kubeflow; stack '{resolved.name}' runs pipelines "
+            "on this machine (pick a kubeflow stack with --stack)"
+        )
     pipeline = load_pipeline(target, repo.root)
     if config is not None:
         pipeline = pipeline.with_config(config)
-    try:
-        run_view = repo.get_stack(stack).run(pipeline, repo)
-    except KeyboardInterrupt:
-        # The run is already recorded as failed; exit now rather than wait for step threads.
-        print("Aborted: the run is recorded as failed.", file=sys.stderr, flush=True)
-        sys.stdout.flush()
-        os._exit(130)
-    print_run(run_view)
+    if not remote:
+        if recurring is not None:
+            resolved.run(pipeline, repo, schedule=recurring)  # raises: no scheduler here
+        try:
+            run_view = resolved.run(pipeline, repo)
+        except KeyboardInterrupt:
+            # The run is already recorded as failed; exit now rather than wait for step threads.
+            print("Aborted: the run is recorded as failed.", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            os._exit(130)
+        print_run(run_view)
+        return
+    submitted = resolved.run(
+        pipeline, repo, image=image, build=build, wait=False, schedule=recurring, log=echo
+    )
+    from zenml_kf.cli.kubeflow_runs import report_submission
+
+    report_submission(submitted, resolved, wait)
 
 
 def version() -> None:

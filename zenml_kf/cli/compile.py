@@ -18,6 +18,7 @@ from zenml_kf.exceptions import CompilerError
 if TYPE_CHECKING:
     from zenml_kf.images.builder import ImageOptions
     from zenml_kf.pipelines.pipeline import Pipeline
+    from zenml_kf.stack.stack import Stack
 
 image_app = typer.Typer(
     help="Build the container image the steps of a pipeline run in.",
@@ -40,8 +41,12 @@ RootOption = Annotated[
     ),
 ]
 RepositoryOption = Annotated[
-    str,
-    typer.Option("--repository", help="Image repository, with a registry to push to (registry/team/steps)."),
+    str | None,
+    typer.Option(
+        "--repository",
+        help="Image repository, with a registry to push to (registry/team/steps) "
+        "[default: the stack's image registry, else zenml-kf-steps].",
+    ),
 ]
 RequirementsOption = Annotated[
     list[Path] | None,
@@ -54,7 +59,11 @@ WheelhouseOption = Annotated[
     typer.Option("--wheelhouse", help="Folder of wheels: builds install from it with no network."),
 ]
 PythonImageOption = Annotated[
-    str, typer.Option("--python-image", help="Python 3.11 image the zenml-kf base image starts from.")
+    str | None,
+    typer.Option(
+        "--python-image",
+        help="Python 3.11 image the zenml-kf base image starts from [default: python:3.11-slim].",
+    ),
 ]
 BaseImageOption = Annotated[
     str | None,
@@ -82,34 +91,36 @@ def compile_command(
     ] = False,
     push: PushOption = False,
     config: ConfigOption = None,
+    stack: Annotated[
+        str | None,
+        typer.Option("--stack", "-s", help="Compile as this stack would run it [default: the active one]."),
+    ] = None,
     root: RootOption = None,
-    repository: RepositoryOption = "zenml-kf-steps",
+    repository: RepositoryOption = None,
     requirements: RequirementsOption = None,
     wheelhouse: WheelhouseOption = None,
-    python_image: PythonImageOption = "python:3.11-slim",
+    python_image: PythonImageOption = None,
     base_image: BaseImageOption = None,
     index_url: IndexUrlOption = None,
     ca_bundle: CaBundleOption = None,
 ) -> None:
-    """Compile a pipeline to Kubeflow Pipelines v2 YAML, one container per step."""
+    """Compile a pipeline to Kubeflow Pipelines v2 YAML, one container per step.
+
+    On a kubeflow stack the YAML is the one 'zenml run' submits: the stack's image
+    registry, its artifact store as pipeline root, its default step settings.
+    """
     from zenml_kf.log import ensure_console_handler
+    from zenml_kf.pipelines.compilation import ImageChoice, compile_pipeline
 
     ensure_console_handler()
-    if image is not None and build:
-        raise CompilerError("--image and --build exclude each other; name an image or build one")
-    if push and not build:
-        raise CompilerError(
-            "--push needs --build; to use a pushed image pass --image REGISTRY/NAME@sha256:..."
-        )
+    choice = ImageChoice(image=image, build=build, push=push)
+    choice.check()  # before importing user code: the cheapest checks first
+    resolved = _stack(stack)
     code_root = _code_root(root)
-    strict = image is None  # a given image was built some other way: sources are its business
-    if image is not None:
-        from zenml_kf.images.reference import parse_image_reference
-
-        parse_image_reference(image)  # before importing user code: the cheapest check first
     pipeline = _load(target, code_root, config)
-    options = _options(
+    choice.options = _options(
         code_root,
+        resolved,
         repository,
         requirements,
         wheelhouse,
@@ -119,40 +130,34 @@ def compile_command(
         ca_bundle,
         [output],
     )
-    note = None
-    if image is None and build:
-        from zenml_kf.images.builder import build_step_image
-
-        _check_sources(pipeline, code_root)
-        image = build_step_image(options, push=push, log=echo).reference
-    elif image is None:
-        from zenml_kf.images.builder import step_image_tag
-
-        image = step_image_tag(options)
-        note = (
-            f"The image {image} is not built by this command: run 'zenml image build {target}' "
-            "(same options) or compile with --build."
-        )
-    from compiler import compile_graph
-
-    path = compile_graph(pipeline.graph, image, output, code_root=code_root, strict=strict).resolve()
-    graph = pipeline.graph
-    echo(f"Compiled pipeline '{graph.name}' ({len(graph.steps)} steps) to {path} with image {image}.")
-    if note:
-        echo(note)
+    if resolved is None:
+        compiled = compile_pipeline(pipeline, output, choice, log=echo)
+    else:
+        compiled = resolved.orchestrator.compile(pipeline, output, choice, resolved)
+    graph = compiled.graph
+    echo(
+        f"Compiled pipeline '{graph.name}' ({len(graph.steps)} steps) to {compiled.path} "
+        f"with image {compiled.image}."
+    )
+    if compiled.note:
+        echo(f"{compiled.note}: run 'zenml image build {target}' (same options) or compile with --build.")
     echo("Upload it in the KFP UI (Pipelines > Upload pipeline), or with the kfp CLI:")
-    echo(f"  kfp --endpoint http://KFP_HOST pipeline create --pipeline-name {graph.name} {path}")
+    echo(f"  kfp --endpoint http://KFP_HOST pipeline create --pipeline-name {graph.name} {compiled.path}")
 
 
 def image_build_command(
     target: TargetArg,
     push: PushOption = False,
     config: ConfigOption = None,
+    stack: Annotated[
+        str | None,
+        typer.Option("--stack", "-s", help="Use this stack's image settings [default: the active one]."),
+    ] = None,
     root: RootOption = None,
-    repository: RepositoryOption = "zenml-kf-steps",
+    repository: RepositoryOption = None,
     requirements: RequirementsOption = None,
     wheelhouse: WheelhouseOption = None,
-    python_image: PythonImageOption = "python:3.11-slim",
+    python_image: PythonImageOption = None,
     base_image: BaseImageOption = None,
     index_url: IndexUrlOption = None,
     ca_bundle: CaBundleOption = None,
@@ -162,11 +167,21 @@ def image_build_command(
     from zenml_kf.log import ensure_console_handler
 
     ensure_console_handler()
+    resolved = _stack(stack)
     code_root = _code_root(root)
     pipeline = _load(target, code_root, config)
     _check_sources(pipeline, code_root)
     options = _options(
-        code_root, repository, requirements, wheelhouse, python_image, base_image, index_url, ca_bundle, []
+        code_root,
+        resolved,
+        repository,
+        requirements,
+        wheelhouse,
+        python_image,
+        base_image,
+        index_url,
+        ca_bundle,
+        [],
     )
     built = build_step_image(options, push=push, log=echo)
     echo(f"Step image for pipeline '{pipeline.name}': {built.reference}")
@@ -193,26 +208,41 @@ def _code_root(root: Path | None) -> Path:
         if not root.is_dir():
             raise CompilerError(f"--root '{root}' is not a directory")
         return root.resolve()
-    from zenml_kf.git_state import git_toplevel
-    from zenml_kf.repository import find_root
+    from zenml_kf.pipelines.compilation import default_code_root
 
-    cwd = Path.cwd().resolve()
-    return find_root(cwd) or git_toplevel(cwd) or cwd
+    return default_code_root()
+
+
+def _stack(name: str | None) -> Stack | None:
+    """The stack to compile for; none outside a zenml repository (compiling needs none)."""
+    from zenml_kf.repository import Repository, find_root
+
+    if name is None and find_root(Path.cwd().resolve()) is None:
+        return None
+    return Repository().get_stack(name)
 
 
 def _options(
     code_root: Path,
-    repository: str,
+    stack: Stack | None,
+    repository: str | None,
     requirements: list[Path] | None,
     wheelhouse: Path | None,
-    python_image: str,
+    python_image: str | None,
     base_image: str | None,
     index_url: str | None,
     ca_bundle: Path | None,
     exclude: list[Path],
 ) -> ImageOptions:
-    from zenml_kf.images.builder import ImageOptions
+    """Image options from the command line, else the stack's orchestrator, else defaults."""
+    from zenml_kf.images.builder import DEFAULT_PYTHON_IMAGE, ImageOptions
     from zenml_kf.images.reference import parse_image_reference
+
+    defaults = getattr(stack.orchestrator, "image_options", None) if stack is not None else None
+    fallback = defaults() if defaults is not None else None
+    repository = repository or (fallback.repository if fallback else "zenml-kf-steps")
+    python_image = python_image or (fallback.python_image if fallback else DEFAULT_PYTHON_IMAGE)
+    base_image = base_image or (fallback.base_image if fallback else None)
 
     parse_image_reference(repository)
     parse_image_reference(python_image)

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from zenml_kf.cli import basics, runs, stack
+from zenml_kf.cli import basics, runs, schedules, stack
 from zenml_kf.cli import compile as compile_cli
 from zenml_kf.cli.components import component_app
 from zenml_kf.exceptions import ZenMLKFError
@@ -25,6 +25,7 @@ app.command("init")(basics.init)
 app.command("run")(basics.run)
 app.command("version")(basics.version)
 app.add_typer(runs.app, name="runs")
+app.add_typer(schedules.app, name="schedules")
 app.add_typer(stack.app, name="stack")
 app.command("compile")(compile_cli.compile_command)
 app.add_typer(compile_cli.image_app, name="image")

@@ -30,10 +30,20 @@ def list_runs(
     ] = None,
     stack: StackOption = None,
 ) -> None:
-    """List runs, newest last, with their status and how many steps were cached."""
+    """List runs, newest last, with their status and how many steps were cached.
+
+    On a kubeflow stack: the runs KFP knows, with their state and link in the KFP UI.
+    """
     from zenml_kf.repository import Repository
 
-    runs = Repository().metadata(stack).runs(pipeline)
+    repo = Repository()
+    orchestrator = repo.get_stack(stack).orchestrator
+    if hasattr(orchestrator, "connect"):
+        from zenml_kf.cli.kubeflow_runs import list_kfp_runs
+
+        list_kfp_runs(orchestrator.connect(), pipeline)
+        return
+    runs = repo.metadata(stack).runs(pipeline)
     rows = []
     for run in runs:
         steps = run.steps.values()

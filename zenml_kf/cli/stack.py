@@ -19,18 +19,28 @@ app = typer.Typer(
 @app.command("register")
 def register(
     name: Annotated[str, typer.Argument(help="Name of the new stack.")],
-    orchestrator: Annotated[str, typer.Option("--orchestrator", "-o", help="Registered orchestrator.")],
-    artifact_store: Annotated[str, typer.Option("--artifact-store", "-a", help="Registered artifact store.")],
-    metadata_store: Annotated[str, typer.Option("--metadata-store", "-m", help="Registered metadata store.")],
+    orchestrator: Annotated[
+        str, typer.Option("--orchestrator", "-o", help="Registered orchestrator, or a flavor (kubeflow).")
+    ],
+    artifact_store: Annotated[
+        str, typer.Option("--artifact-store", "-a", help="Registered artifact store, or a flavor.")
+    ],
+    metadata_store: Annotated[
+        str, typer.Option("--metadata-store", "-m", help="Registered metadata store, or a flavor.")
+    ],
     set_active: Annotated[bool, typer.Option("--set", help="Make it the active stack.")] = False,
 ) -> None:
-    """Register a stack from registered components."""
+    """Register a stack from registered components.
+
+    A name that is not a registered component but a flavor (e.g. --orchestrator kubeflow)
+    registers a component of that name from its ZENML_KF_<TYPE>_<SETTING> variables.
+    A Kubeflow stack needs a bucket artifact store and a shared metadata store.
+    """
     from zenml_kf.repository import Repository
 
     repo = Repository()
-    repo.register_stack(name, orchestrator, artifact_store, metadata_store)
-    if set_active:
-        repo.set_active_stack(name)
+    for note in repo.register_stack(name, orchestrator, artifact_store, metadata_store, set_active):
+        echo(f"Also {note}.")
     echo(f"Registered stack '{name}'{' and made it active' if set_active else ''}.")
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from zenml_kf.exceptions import StackError
 from zenml_kf.orchestrators.base import BaseOrchestrator
 from zenml_kf.stack.component import OrchestratorConfig
 
@@ -24,7 +25,15 @@ class LocalOrchestratorConfig(OrchestratorConfig):
 class LocalOrchestrator(BaseOrchestrator):
     config: LocalOrchestratorConfig
 
-    def run(self, pipeline: Pipeline, stack: Stack, repository: Repository) -> PipelineRunView:
+    def run(
+        self, pipeline: Pipeline, stack: Stack, repository: Repository, **options: Any
+    ) -> PipelineRunView:
         from zenml_kf.orchestrators.local_run import LocalRun
+
+        if options.get("schedule") is not None:
+            raise StackError(
+                f"stack '{stack.name}' runs pipelines on this machine, which has no scheduler; "
+                "schedules need a kubeflow stack"
+            )
 
         return LocalRun(pipeline, stack, repository, self.config.max_workers).execute()

@@ -12,7 +12,6 @@ import json
 import signal
 import time
 import traceback
-import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from zenml_kf.metadata.recorder import MetadataRecorder, NewArtifact, RunRecord
 from zenml_kf.metadata.values import get_value
 from zenml_kf.metadata.views import MetadataReader
 from zenml_kf.orchestrators.caching import cache_key
+from zenml_kf.orchestrators.run_ids import new_run_id
 from zenml_kf.pipelines.graph import StepSpec
 from zenml_kf.source import resolve_type
 from zenml_kf.steps.runner import InputArtifact, StepCodeError, WrittenOutput, run_step
@@ -50,10 +50,6 @@ def _leave_signals_to_main() -> None:
     """
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-
-
-def new_run_id(pipeline_name: str) -> str:
-    return f"{pipeline_name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
 def _package_version() -> str:
@@ -260,4 +256,4 @@ class LocalRun:
             self.failure = message
 
 
-__all__ = ["LocalRun", "new_run_id"]
+__all__ = ["LocalRun"]

@@ -23,7 +23,8 @@ from zenml_kf.steps.type_check import METRICS_ARTIFACT, concrete_type, is_metric
 from zenml_kf.validation import describe
 
 if TYPE_CHECKING:
-    from zenml_kf.metadata.views import PipelineRunView
+    from zenml_kf.orchestrators.schedule import Schedule
+    from zenml_kf.pipelines.compilation import CompiledPipeline
 
 
 class PipelineDefinition:
@@ -122,10 +123,19 @@ class Pipeline:
         definition: PipelineDefinition,
         calls: dict[str, StepCall],
         run_config: RunConfig | None = None,
+        default_settings: dict[str, Any] | None = None,
     ) -> None:
         self.definition = definition
         self.calls = calls
         self.run_config = run_config or RunConfig()
+        # Below the pipeline's own settings: what an orchestrator gives every step.
+        self.default_settings: dict[str, Any] = dict(default_settings or {})
+
+    def with_default_settings(self, settings: dict[str, Any]) -> Pipeline:
+        """A copy whose steps get `settings` unless the pipeline, a step or a config file says otherwise."""
+        return Pipeline(
+            self.definition, self.calls, self.run_config, merge_settings(self.default_settings, settings)
+        )
 
     @property
     def name(self) -> str:
@@ -162,7 +172,7 @@ class Pipeline:
             settings=merge_settings(self.run_config.settings, run_config.settings),
             steps={**self.run_config.steps, **run_config.steps},
         )
-        return Pipeline(self.definition, self.calls, merged)
+        return Pipeline(self.definition, self.calls, merged, self.default_settings)
 
     @functools.cached_property
     def graph(self) -> PipelineGraph:
@@ -172,7 +182,9 @@ class Pipeline:
             if self.run_config.enable_cache is not None
             else self.definition.enable_cache
         )
-        pipeline_settings = merge_settings(self.definition.settings, self.run_config.settings)
+        pipeline_settings = merge_settings(
+            merge_settings(self.default_settings, self.definition.settings), self.run_config.settings
+        )
         parse_settings(pipeline_settings, f"pipeline '{self.name}'")
         specs = [self._step_spec(call, pipeline_cache, pipeline_settings) for call in self.calls.values()]
         return PipelineGraph(
@@ -253,15 +265,50 @@ class Pipeline:
             unregistered_type=materializer is None and concrete not in (None, object),
         )
 
-    def run(self, stack: str | None = None) -> PipelineRunView:
-        """Run on the active stack (or the named one) and return the finished run.
+    def run(
+        self,
+        stack: str | None = None,
+        image: str | None = None,
+        build: bool | None = None,
+        wait: bool | None = None,
+        schedule: Schedule | None = None,
+    ) -> Any:
+        """Run on the active stack (or the named one).
 
-        Raises `StepFailedError` when a step fails; the run is recorded as failed.
+        On a local stack: the finished run (`StepFailedError` when a step fails; the run is
+        recorded as failed). On a kubeflow stack: a handle to the submitted KFP run
+        (`run_id`, `url`, `wait()`), or to the recurring run when `schedule` is given;
+        `image` names a ready step image, else one is built and pushed.
         """
         from zenml_kf.repository import Repository
 
         repository = Repository()
-        return repository.get_stack(stack).run(self, repository)
+        resolved = repository.get_stack(stack)
+        options = {"image": image, "build": build, "wait": wait, "schedule": schedule}
+        given = {k: v for k, v in options.items() if v is not None}
+        return resolved.run(self, repository, **given)
+
+    def compile(
+        self,
+        path: str | Path = "pipeline.yaml",
+        image: str | None = None,
+        build: bool = False,
+        push: bool = False,
+        stack: str | None = None,
+    ) -> CompiledPipeline:
+        """Write this pipeline's KFP YAML (what a kubeflow stack would submit) to `path`.
+
+        On a kubeflow stack the YAML uses its image registry, pipeline root and default step
+        settings; elsewhere the plain content-tagged image and no pipeline root.
+        """
+        from zenml_kf.pipelines.compilation import ImageChoice, compile_pipeline
+        from zenml_kf.repository import Repository, find_root
+
+        choice = ImageChoice(image=image, build=build, push=push)
+        if find_root(Path.cwd().resolve()) is None:
+            return compile_pipeline(self, path, choice)
+        resolved = Repository().get_stack(stack)
+        return resolved.orchestrator.compile(self, path, choice, resolved)
 
     def __repr__(self) -> str:
         return f"<pipeline {self.name} with steps {', '.join(self.calls)}>"

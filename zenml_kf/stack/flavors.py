@@ -38,6 +38,13 @@ _BUILT_IN = (
         "runs steps on this machine, independent steps in parallel",
     ),
     Flavor(
+        ComponentType.ORCHESTRATOR,
+        "kubeflow",
+        "zenml_kf.orchestrators.kubeflow.config:KubeflowOrchestratorConfig",
+        "zenml_kf.orchestrators.kubeflow.orchestrator:KubeflowOrchestrator",
+        "submits to Kubeflow Pipelines: every step a container, the KFP UI to watch it",
+    ),
+    Flavor(
         ComponentType.ARTIFACT_STORE,
         "local",
         "zenml_kf.artifact_stores.local:LocalArtifactStoreConfig",

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from zenml_kf.artifact_stores.base import BaseArtifactStore
     from zenml_kf.metadata.base import BaseMetadataStore
-    from zenml_kf.metadata.views import PipelineRunView
     from zenml_kf.orchestrators.base import BaseOrchestrator
     from zenml_kf.pipelines.pipeline import Pipeline
     from zenml_kf.repository import Repository
@@ -21,8 +20,9 @@ class Stack:
     artifact_store: BaseArtifactStore
     metadata_store: BaseMetadataStore
 
-    def run(self, pipeline: Pipeline, repository: Repository) -> PipelineRunView:
-        return self.orchestrator.run(pipeline, self, repository)
+    def run(self, pipeline: Pipeline, repository: Repository, **options: Any) -> Any:
+        """A finished run (local) or a handle to a submitted one (kubeflow)."""
+        return self.orchestrator.run(pipeline, self, repository, **options)
 
     def describe(self) -> dict[str, Any]:
         return {

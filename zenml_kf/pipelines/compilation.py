@@ -1,0 +1,109 @@
+"""Compile a pipeline to KFP YAML with its step image: the one path `zenml compile`,
+`Pipeline.compile` and the kubeflow orchestrator share, so the file a user uploads by
+hand is the file `zenml run` submits.
+
+The image is one of three: named (`image=`), built and maybe pushed (`build=True`), or
+the content tag a build would give, named without building (the default; compiling then
+needs no Docker).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from zenml_kf.exceptions import CompilerError
+
+if TYPE_CHECKING:
+    from zenml_kf.images.builder import ImageOptions
+    from zenml_kf.pipelines.graph import PipelineGraph
+    from zenml_kf.pipelines.pipeline import Pipeline
+
+
+@dataclass
+class ImageChoice:
+    """Which image the steps run in, and how to make it."""
+
+    image: str | None = None
+    build: bool = False
+    push: bool = False
+    options: ImageOptions | None = None  # how to build or tag it; defaults for the code root
+    exclude: list[Path] = field(default_factory=list)  # compiled YAML never enters the hash
+
+    def check(self) -> None:
+        if self.image is not None and self.build:
+            raise CompilerError("--image and --build exclude each other; name an image or build one")
+        if self.push and not self.build:
+            raise CompilerError(
+                "--push needs --build; to use a pushed image pass --image REGISTRY/NAME@sha256:..."
+            )
+        if self.image is not None:
+            from zenml_kf.images.reference import parse_image_reference
+
+            parse_image_reference(self.image)
+
+
+@dataclass(frozen=True)
+class CompiledPipeline:
+    path: Path
+    image: str
+    graph: PipelineGraph
+    note: str | None  # set when the named image was not built by this call
+
+    @property
+    def spec_hash(self) -> str:
+        """A hash of the compiled file: equal files are the same pipeline version."""
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def default_code_root() -> Path:
+    """The zenml repository's root, else the git root, else the current directory."""
+    from zenml_kf.git_state import git_toplevel
+    from zenml_kf.repository import find_root
+
+    cwd = Path.cwd().resolve()
+    return find_root(cwd) or git_toplevel(cwd) or cwd
+
+
+def compile_pipeline(
+    pipeline: Pipeline,
+    output: str | Path,
+    choice: ImageChoice | None = None,
+    pipeline_root: str | None = None,
+    log: Callable[[str], None] = print,
+) -> CompiledPipeline:
+    """Resolve the step image, check the steps can be imported from it, write the YAML."""
+    from compiler import compile_graph
+    from zenml_kf.images.builder import ImageOptions
+
+    choice = choice or ImageChoice()
+    choice.check()
+    output = Path(output)
+    options = choice.options or ImageOptions(code_root=default_code_root())
+    options.exclude = [*options.exclude, output.resolve(), *choice.exclude]
+    graph = pipeline.graph
+    note = None
+    image = choice.image
+    if image is None and choice.build:
+        from compiler.checks import check_graph
+        from zenml_kf.images.builder import build_step_image
+
+        check_graph(graph, options.code_root, strict=True)
+        image = build_step_image(options, push=choice.push, log=log).reference
+    elif image is None:
+        from zenml_kf.images.builder import step_image_tag
+
+        image = step_image_tag(options)
+        note = f"The image {image} is not built by this command"
+    path = compile_graph(
+        graph,
+        image,
+        output,
+        code_root=options.code_root,
+        strict=choice.image is None,  # a given image was built some other way
+        pipeline_root=pipeline_root,
+    )
+    return CompiledPipeline(path.resolve(), image, graph, note)
