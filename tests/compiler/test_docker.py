@@ -16,6 +16,8 @@ import pytest
 
 from tests.compiler.conftest import PROJECT, parse_compiled, task_key
 from tests.conftest import git_init, run_cli
+from tests.kubeflow.conftest import kfp_server  # noqa: F401  (fixture)
+from tests.kubeflow.kfp_api_server import KFPServer
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("docker")]
 
@@ -300,3 +302,46 @@ def test_push_sends_the_image_and_the_yaml_references_it_by_digest(
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.headers["Docker-Content-Digest"] == digest
+
+
+def test_zenml_run_on_kubeflow_builds_pushes_and_then_reuses_the_image(
+    built: Built,
+    docker_engine: DockerSetup,
+    registry: str,
+    kfp_server: KFPServer,  # noqa: F811
+) -> None:
+    """`zenml run` on a kubeflow stack: build the content-tagged image, push it, submit YAML
+    that names it by digest; unchanged code the second time reuses image and version."""
+    import urllib.request
+
+    wheelhouse = built.yaml.parent / "wheelhouse"
+    for args in (
+        ["artifact-store", "register", "kfbucket", "--flavor", "s3", "--path", "s3://ml/team"],
+        ["metadata-store", "register", "kfmlmd", "--flavor", "grpc", "--host", "127.0.0.1"],
+        ["orchestrator", "register", "kfdocker", "--flavor", "kubeflow", "--host", kfp_server.url,
+         "--image-registry", f"{registry}/team/steps", "--python-image", docker_engine.base_image,
+         "--wheelhouse", str(wheelhouse)],
+        ["stack", "register", "kfdocker", "-o", "kfdocker", "-a", "kfbucket", "-m", "kfmlmd"],
+    ):  # fmt: skip
+        assert run_cli(*args, cwd=built.root).code == 0, args
+    first = run_cli("run", "flows.py:parity_pipeline", "-s", "kfdocker", cwd=built.root, timeout=1200)
+    assert first.code == 0, first
+    # The pipeline's first upload, then its version named by content.
+    [version] = [v for v in kfp_server.versions.values() if v["display_name"].startswith("parity-")]
+    image = version["pipeline_spec"]["deploymentSpec"]["executors"]["exec-numbers"]["container"]["image"]
+    repository, _, digest = image.partition("@")
+    assert repository == f"{registry}/team/steps" and digest.startswith("sha256:"), image
+    request = urllib.request.Request(
+        f"http://{registry}/v2/team/steps/manifests/{digest}",
+        headers={
+            "Accept": "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
+        },
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.headers["Docker-Content-Digest"] == digest
+
+    second = run_cli("run", "flows.py:parity_pipeline", "-s", "kfdocker", cwd=built.root, timeout=1200)
+    assert second.code == 0, second
+    assert "Reusing image" in second.out and "unchanged, reused" in second.out
+    versions = [v for v in kfp_server.versions.values() if v["display_name"].startswith("parity-")]
+    assert versions == [version] and len(kfp_server.runs) == 2

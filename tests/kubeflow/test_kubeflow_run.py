@@ -365,3 +365,69 @@ def test_register_kubeflow_stack_by_flavor_and_refuse_local_stores(
     fresh = run_cli("stack", "register", "bad2", "-o", "kubeflow-2", "-a", "default", "-m", "kfp", cwd=root)
     assert_clean_error(fresh, "unknown orchestrator 'kubeflow-2'")
     assert (root / ".zen" / "config.yaml").read_text() == before  # nothing half-written
+
+
+def test_ctrl_c_while_waiting_leaves_the_run_going(kf: KFProject) -> None:
+    """Without a terminal to ask in, Ctrl-C stops following and the run goes on in KFP."""
+    import os
+    import signal
+    import time
+
+    from tests.conftest import ZENML, _clean_env
+
+    kf.server.script_run(["RUNNING"])
+    proc = subprocess.Popen(
+        [ZENML, "run", "flows.py:linear_pipeline", "--image", IMAGE, "--wait"],
+        cwd=kf.root,
+        env={**_clean_env(), **kf.env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not kf.server.runs and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # following by now
+    os.kill(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    [run] = kf.server.runs.values()
+    assert f"Stopped following; run {run['run_id']} goes on in KFP" in out
+    assert "Traceback" not in err
+    assert not any(r.path.endswith(":terminate") for r in kf.server.requests)
+
+
+def test_ctrl_c_in_a_terminal_asks_and_terminates_the_run(kf: KFProject) -> None:
+    import os
+    import pty
+    import signal
+    import time
+
+    from tests.conftest import ZENML, _clean_env
+
+    kf.server.script_run(["RUNNING"])
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [ZENML, "run", "flows.py:linear_pipeline", "--image", IMAGE, "--wait"],
+        cwd=kf.root,
+        env={**_clean_env(), **kf.env},
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(terminal)
+    deadline = time.monotonic() + 60
+    while not kf.server.runs and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGINT)
+    time.sleep(0.5)
+    os.write(controller, b"y\n")
+    out, err = proc.communicate(timeout=60)
+    os.close(controller)
+    assert proc.returncode == 130, (out, err)
+    [run] = kf.server.runs.values()
+    assert "Terminate run" in out and f"Asked KFP to terminate run {run['run_id']}" in out
+    assert any(r.path.endswith(f"{run['run_id']}:terminate") for r in kf.server.requests)

@@ -235,7 +235,7 @@ def _options(
     exclude: list[Path],
 ) -> ImageOptions:
     """Image options from the command line, else the stack's orchestrator, else defaults."""
-    from zenml_kf.images.builder import DEFAULT_PYTHON_IMAGE, ImageOptions
+    from zenml_kf.images.builder import DEFAULT_PYTHON_IMAGE, ImageOptions, read_requirements
     from zenml_kf.images.reference import parse_image_reference
 
     defaults = getattr(stack.orchestrator, "image_options", None) if stack is not None else None
@@ -248,13 +248,12 @@ def _options(
     parse_image_reference(python_image)
     if base_image is not None:
         parse_image_reference(base_image)
-    lines: list[str] = []
-    for file in requirements or []:
-        try:
-            text = file.read_text()
-        except OSError as exc:
-            raise CompilerError(f"cannot read requirements file '{file}': {exc.strerror}") from None
-        lines.extend(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    lines = (
+        read_requirements(requirements) if requirements else list(fallback.requirements if fallback else [])
+    )
+    if wheelhouse is None and fallback is not None and fallback.wheelhouse is not None:
+        wheelhouse = fallback.wheelhouse
+    index_url = index_url or (fallback.index_url if fallback else None)
     if wheelhouse is not None and not wheelhouse.is_dir():
         raise CompilerError(
             f"--wheelhouse '{wheelhouse}' is not a directory; create it with 'pip wheel -w DIR ...'"

@@ -83,6 +83,20 @@ class BuiltImage:
     built: bool  # False: the tag existed and was reused
 
 
+def read_requirements(files: list[Path]) -> list[str]:
+    """The requirement lines of requirements.txt files (comments and blank lines left out)."""
+    lines: list[str] = []
+    for file in files:
+        try:
+            text = Path(file).read_text()
+        except OSError as exc:
+            raise ImageBuildError(
+                f"cannot read requirements file '{file}': {exc.strerror}; check the path"
+            ) from None
+        lines.extend(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    return lines
+
+
 def step_image_tag(options: ImageOptions) -> str:
     """The content-addressed tag `build_step_image` would produce; needs no Docker."""
     base = options.base_image or _base_tag(options)

@@ -46,6 +46,12 @@ class KubeflowOrchestratorConfig(OrchestratorConfig):
     """Python 3.11 image the zenml-kf base image starts from, when one is built."""
     base_image: str | None = None
     """A ready zenml-kf base image (skips building one)."""
+    requirements: list[str] = Field(default_factory=list)
+    """requirements.txt files of the steps' own dependencies, relative to the repository root."""
+    wheelhouse: str | None = None
+    """Folder of wheels image builds install from, with no network."""
+    index_url: str | None = None
+    """Package index pip uses in image builds (behind a proxy)."""
     wait: bool = False
     """Follow each run to its end (zenml run --wait)."""
     timeout_seconds: int = Field(default=24 * 3600, ge=1)
@@ -68,6 +74,20 @@ class KubeflowOrchestratorConfig(OrchestratorConfig):
         if parts.username or parts.password:
             raise ValueError("the host URL holds credentials; use token_env, token_file or cookie_env")
         return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+
+    @field_validator("requirements", mode="before")
+    @classmethod
+    def _requirement_files(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the command line or an env var: comma-separated
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("index_url")
+    @classmethod
+    def _index_url(cls, value: str | None) -> str | None:
+        if value is not None and (urlsplit(value).username or urlsplit(value).password):
+            raise ValueError("the index URL holds credentials; give pip a netrc or keyring instead")
+        return value
 
     @field_validator("settings", mode="before")
     @classmethod

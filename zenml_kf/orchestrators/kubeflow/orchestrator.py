@@ -99,15 +99,26 @@ class KubeflowOrchestrator(BaseOrchestrator):
         return KFPRunSources(self.config)
 
     def image_options(self) -> ImageOptions:
-        from zenml_kf.images.builder import ImageOptions
+        """How this stack builds step images: its registry, base, requirements and index."""
+        from zenml_kf.images.builder import ImageOptions, read_requirements
         from zenml_kf.pipelines.compilation import default_code_root
 
+        root = default_code_root()
+        wheelhouse = Path(self.config.wheelhouse).expanduser() if self.config.wheelhouse else None
+        if wheelhouse is not None and not wheelhouse.is_dir():
+            raise StackError(
+                f"wheelhouse '{wheelhouse}' of orchestrator '{self.name}' is not a directory; "
+                "create it with 'pip wheel -w DIR ...'"
+            )
         return ImageOptions(
-            code_root=default_code_root(),
+            code_root=root,
             repository=self.config.image_registry or "zenml-kf-steps",
             python_image=self.config.python_image,
             base_image=self.config.base_image,
-            network_mode="host",
+            requirements=read_requirements([root / f for f in self.config.requirements]),
+            wheelhouse=wheelhouse.resolve() if wheelhouse else None,
+            index_url=self.config.index_url,
+            network_mode=None if wheelhouse else "host",
         )
 
     def compile(
