@@ -169,7 +169,9 @@ class MySQLMetadataStore(BaseMetadataStore):
         except (errors.StatusError, RuntimeError) as exc:
             message = str(exc)
             logger.debug("MLMD could not open %s: %s %s", self.address, message, captured())
-            if "concurrent connection" in message:
+            # Two first connections creating the schema: MLMD reports it as a concurrent
+            # connection, or MySQL/MariaDB aborts one of them as a deadlock; both settle.
+            if "concurrent connection" in message or "Deadlock found" in message:
                 raise _SchemaRace() from None
             where = f"{self.config.host}:{self.config.port}"
             if "mysql_real_connect" in message:
