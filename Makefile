@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test bench lint clean
+.PHONY: install system-deps demo test chart-test bench lint clean
 
 install: $(VENV)/.installed
 
@@ -21,8 +21,16 @@ system-deps:
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
-test: system-deps install
-	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+# The chart's tests run in chart-test, the rest here.
+test: system-deps install chart-test
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --ignore=tests/chart $(PYTEST_ARGS)
+
+# The Helm chart charts/zenml-kf-stack with a real helm (scripts/install_helm.sh puts one in
+# .tools/bin): lint, every rendered combination validated against Kubernetes' schemas.
+chart-test: install
+	bash scripts/install_helm.sh
+	$(BIN)/python -c "import kubernetes_validate" 2>/dev/null || $(BIN)/pip install --quiet kubernetes-validate
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests/chart
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py
