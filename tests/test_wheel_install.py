@@ -70,6 +70,24 @@ def test_the_wheel_install_compiles_with_the_tag_the_editable_install_names(
         cwd=tmp_path,
     ).stdout
     assert str(wheel_venv) in located  # the wheel's copy ran, not this checkout
+    chart = subprocess.run(
+        [
+            str(wheel_venv / "bin" / "python"),
+            "-c",
+            "from zenml_kf.stack.deploy import chart_path; print(chart_path())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout.strip()
+    assert chart.startswith(str(wheel_venv))  # `zenml stack deploy` finds the chart in a pip install
+
+    def files(root: Path) -> list[str]:  # pip byte-compiles the chart's helm-test script
+        found = (p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        return sorted(p.relative_to(root).as_posix() for p in found)
+
+    assert files(Path(chart)) == files(REPO / "charts" / "zenml-kf-stack")
 
     from_source = _project(tmp_path / "from-source")
     assert run_cli("init", cwd=from_source).code == 0

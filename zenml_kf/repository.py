@@ -26,6 +26,7 @@ from zenml_kf.validation import describe
 
 if TYPE_CHECKING:
     from zenml_kf.metadata.views import MetadataReader, PipelineRunView, PipelineView
+    from zenml_kf.stack.chart_values import StackDoc
     from zenml_kf.stack.component import StackComponent
     from zenml_kf.stack.stack import Stack
 
@@ -149,12 +150,14 @@ class Repository:
     def _component_entry(self, type_: ComponentType, name: str) -> ComponentEntry:
         entry = self.config.components(type_).get(name)
         if entry is None:
-            known = ", ".join(sorted(self.config.components(type_))) or "none"
-            raise StackError(
-                f"unknown {type_.label} '{name}'; registered: {known} "
-                f"('zenml {type_.cli_name} register' adds one)"
-            )
+            raise self._unknown_component(type_, name)
         return entry
+
+    def _unknown_component(self, type_: ComponentType, name: str) -> StackError:
+        known = ", ".join(sorted(self.config.components(type_))) or "none"
+        return StackError(
+            f"unknown {type_.label} '{name}'; registered: {known} ('zenml {type_.cli_name} register' adds one)"
+        )
 
     def component(self, type_: ComponentType, name: str) -> StackComponent:
         entry = self._component_entry(type_, name)
@@ -206,12 +209,14 @@ class Repository:
         artifact_store: str,
         metadata_store: str,
         set_active: bool = False,
+        new_components: dict[ComponentType, tuple[str, dict[str, Any]]] | None = None,
     ) -> list[str]:
         """Register a stack, in one write of the registry.
 
         A component name that is not registered but is a flavor (`--orchestrator
         kubeflow`) registers a component of that name and flavor from its
-        `ZENML_KF_<TYPE>_*` environment variables and defaults. Returns a note for each.
+        `ZENML_KF_<TYPE>_*` environment variables and defaults; `new_components` gives the
+        (flavor, settings) of components to register with it. Returns a note for each.
         """
         from zenml_kf.stack.validation import check_stack
 
@@ -226,16 +231,19 @@ class Repository:
             component = entry.component(type_)
             if component in updated.components(type_):
                 continue
-            if component not in self.flavors.names(type_):
-                self._component_entry(type_, component)  # the usual "unknown ..." error
-            settings = _env_settings(self.flavors.get(type_, component).config_class())
-            config = _validate_component_config(
-                self.flavors.get(type_, component).config_class(), settings, type_, component, use_env=False
-            )
+            if new_components and type_ in new_components:
+                flavor, settings = new_components[type_]
+            elif component in self.flavors.names(type_):
+                flavor = component
+                settings = _env_settings(self.flavors.get(type_, flavor).config_class())
+            else:
+                raise self._unknown_component(type_, component)
+            config_class = self.flavors.get(type_, flavor).config_class()
+            config = _validate_component_config(config_class, settings, type_, component, use_env=False)
             stored = config.model_dump(mode="json", include=set(settings))
-            updated.components(type_)[component] = ComponentEntry(flavor=component, config=stored)
+            updated.components(type_)[component] = ComponentEntry(flavor=flavor, config=stored)
             shown = ", ".join(f"{k}={v}" for k, v in stored.items()) or "defaults"
-            notes.append(f"registered {type_.label} '{component}' (flavor {component}; {shown})")
+            notes.append(f"registered {type_.label} '{component}' (flavor {flavor}; {shown})")
         flavors = {t: updated.components(t)[entry.component(t)].flavor for t in ComponentType}
         check_stack(
             name,
@@ -248,6 +256,38 @@ class Repository:
             updated.active_stack = name
         self._save(updated)
         return notes
+
+    def stack_document(self, name: str | None = None) -> StackDoc:
+        """A registered stack as the registry holds it (its stored settings, without
+        environment overrides): what `zenml stack export-values` turns into chart values."""
+        from zenml_kf.stack.chart_values import StackDoc
+
+        stack_name = name or self.active_stack_name
+        entry = self._stack_entry(stack_name)
+        parts = {}
+        for type_ in ComponentType:
+            component = self._component_entry(type_, entry.component(type_))
+            parts[type_.value] = component.model_copy(deep=True)
+        return StackDoc(stack=stack_name, **parts)
+
+    def register_stack_document(self, doc: StackDoc, set_active: bool = False) -> list[str]:
+        """Register the stack `doc` describes, its components named after it, in one write.
+
+        A component of that name that is already registered with the same flavor and
+        settings is used as it is; one with other settings is an error.
+        """
+        new: dict[ComponentType, tuple[str, dict[str, Any]]] = {}
+        for type_ in ComponentType:
+            wanted = doc.component(type_)
+            existing = self.config.components(type_).get(doc.stack)
+            if existing is None:
+                new[type_] = (wanted.flavor, dict(wanted.config))
+            elif (existing.flavor, existing.config) != (wanted.flavor, wanted.config):
+                raise StackError(
+                    f"a {type_.label} named '{doc.stack}' is registered with other settings; import "
+                    "the stack under another name with --name, or delete that component"
+                )
+        return self.register_stack(doc.stack, doc.stack, doc.stack, doc.stack, set_active, new_components=new)
 
     def set_active_stack(self, name: str) -> None:
         self._stack_entry(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -98,3 +99,103 @@ def delete(
 
     Repository().delete_stack(name)
     echo(f"Deleted stack '{name}'.")
+
+
+@app.command("export-values")
+def export_values(
+    name: Annotated[str | None, typer.Argument(help="Stack to export; the active stack if omitted.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the values here instead of printing them.")
+    ] = None,
+    s3_credentials_secret: Annotated[
+        str | None,
+        typer.Option(
+            "--s3-credentials-secret",
+            help="Kubernetes secret pods read S3 keys from: NAME[:ACCESS_KEY_KEY:SECRET_KEY_KEY] "
+            "[default with an endpoint: KFP's mlpipeline-minio-artifact; on AWS: the environment].",
+        ),
+    ] = None,
+) -> None:
+    """Write the zenml-kf-stack Helm chart's values for a registered Kubeflow stack.
+
+    Install the chart with them (zenml stack deploy does it for you) and KFP writes every
+    run's artifacts where this stack reads them.
+    """
+    import yaml
+
+    from zenml_kf.repository import Repository
+    from zenml_kf.stack.chart_values import parse_secret_ref, values_for
+
+    secret = parse_secret_ref(s3_credentials_secret) if s3_credentials_secret else None
+    values = values_for(Repository().stack_document(name), secret)
+    text = yaml.safe_dump(values, sort_keys=False)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text)
+    echo(f"Wrote chart values of stack '{values['stackName']}' to {output}.")
+
+
+@app.command("import-values")
+def import_values(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="Chart values, the rendered zenml-kf-stack ConfigMap (or a whole 'helm template' "
+            "output), or that ConfigMap's stack.yaml."
+        ),
+    ],
+    name: Annotated[str | None, typer.Option("--name", help="Register the stack under this name.")] = None,
+    release: Annotated[
+        str,
+        typer.Option("--release", help="Helm release the values are installed as (names in-chart services)."),
+    ] = "zenml-kf-stack",
+    namespace: Annotated[
+        str, typer.Option("--namespace", "-n", help="Namespace the chart is installed in.")
+    ] = "default",
+    set_active: Annotated[bool, typer.Option("--set", help="Make it the active stack.")] = False,
+) -> None:
+    """Register the stack a chart installation describes (components named after it)."""
+    from zenml_kf.repository import Repository
+    from zenml_kf.stack.chart_values import load_stack_doc
+
+    doc = load_stack_doc(source, release, namespace)
+    if name is not None:
+        doc = doc.model_copy(update={"stack": name})
+    for note in Repository().register_stack_document(doc, set_active):
+        echo(f"Registered {note}.")
+    echo(f"Registered stack '{doc.stack}'{' and made it active' if set_active else ''}.")
+
+
+@app.command("deploy")
+def deploy(
+    name: Annotated[str | None, typer.Argument(help="Stack to deploy; the active stack if omitted.")] = None,
+    namespace: Annotated[
+        str, typer.Option("--namespace", "-n", help="Namespace pipelines run in (where KFP runs them).")
+    ] = "kubeflow",
+    release: Annotated[str, typer.Option("--release", help="Helm release name.")] = "zenml-kf-stack",
+    values: Annotated[
+        list[Path] | None, typer.Option("--values", "-f", help="More values files, on top of the stack's.")
+    ] = None,
+    set_values: Annotated[
+        list[str] | None, typer.Option("--set", help="More values, KEY=VALUE as for helm (repeatable).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the manifests (helm template) instead of installing.")
+    ] = False,
+) -> None:
+    """Install (or upgrade) the zenml-kf-stack chart for a stack with helm."""
+    from zenml_kf.repository import Repository
+    from zenml_kf.stack.deploy import deploy_chart
+
+    repo = Repository()
+    output = deploy_chart(
+        repo.stack_document(name), namespace, release, values or [], set_values or [], dry_run
+    )
+    if dry_run:
+        typer.echo(output, nl=False)
+    else:
+        echo(output.rstrip())
+        echo(
+            f"Installed release '{release}' in namespace '{namespace}'; 'helm test {release} -n {namespace}' checks it."
+        )

@@ -189,10 +189,11 @@ def sdk_modules() -> list[str]:
     (and is added to the context on its own). So the base image, and every step image's
     tag built on it, is the same however zenml-kf was installed.
     """
+    skipped = {"__pycache__", "charts"}  # charts/: the Helm chart, a link in the source tree
     return sorted(
-        path.relative_to(_PACKAGE_DIR).as_posix()
-        for path in _PACKAGE_DIR.rglob("*.py")
-        if "__pycache__" not in path.parts and path.is_file()
+        rel.as_posix()
+        for rel in (path.relative_to(_PACKAGE_DIR) for path in _PACKAGE_DIR.rglob("*.py"))
+        if not skipped & set(rel.parts) and (_PACKAGE_DIR / rel).is_file()
     )
 
 
