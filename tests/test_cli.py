@@ -458,3 +458,28 @@ def test_a_module_that_fails_to_import_is_one_line_naming_the_line(project: Path
     assert_clean_error(
         run_cli("run", "missing_dep.py:p", cwd=project), "ModuleNotFoundError", "not_a_real_package"
     )
+
+
+def test_parallel_registrations_are_all_kept(tmp_path) -> None:
+    """Every change of .zen/config.yaml is made under a lock on a fresh read of it."""
+    import yaml
+
+    from tests.conftest import ZENML, _clean_env
+
+    root = tmp_path / "p"
+    root.mkdir()
+    git_init(root)
+    assert run_cli("init", cwd=root).code == 0
+    procs = [
+        subprocess.Popen(
+            [ZENML, "orchestrator", "register", f"serial{i}", "--flavor", "local", "--max-workers", "1"],
+            cwd=root,
+            env=_clean_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(8)
+    ]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    config = yaml.safe_load((root / ".zen" / "config.yaml").read_text())
+    assert {f"serial{i}" for i in range(8)} <= set(config["orchestrators"])

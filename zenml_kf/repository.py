@@ -11,10 +11,13 @@ command never leaves a half-written registry.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 
 ZEN_DIR = ".zen"
 CONFIG_FILE = "config.yaml"
+LOCK_FILE = ".config.lock"
 LOCAL_STORES = "local_stores"
 DEFAULT = "default"
 STACK_ENV = "ZENML_KF_STACK"
@@ -80,6 +84,21 @@ class RepositoryConfig(BaseModel):
         )
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _locked(method: Callable[Concatenate[Repository, P], R]) -> Callable[Concatenate[Repository, P], R]:
+    """Run a change of the registry under its lock, on a fresh read of it."""
+
+    def wrapper(self: Repository, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._editing():
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(wrapper, method)
+    return wrapper
+
+
 class Repository:
     """A zenml repository found from `path` (default: the current directory) upwards."""
 
@@ -94,6 +113,7 @@ class Repository:
         self.root = root
         self.flavors = flavors or FlavorRegistry()
         self._config: RepositoryConfig | None = None
+        self._editing_depth = 0
 
     @classmethod
     def init(cls, path: str | Path | None = None) -> Repository:
@@ -112,7 +132,7 @@ class Repository:
         if (zen / CONFIG_FILE).exists():
             raise RepositoryError(f"{target} is already a zenml repository ({zen / CONFIG_FILE} exists)")
         (zen / LOCAL_STORES).mkdir(parents=True, exist_ok=True)
-        (zen / ".gitignore").write_text(f"{LOCAL_STORES}/\n")
+        (zen / ".gitignore").write_text(f"{LOCAL_STORES}/\n{LOCK_FILE}\n")
         _write_config(zen / CONFIG_FILE, RepositoryConfig.default())
         return cls(target)
 
@@ -131,6 +151,36 @@ class Repository:
     def _save(self, config: RepositoryConfig) -> None:
         _write_config(self.config_path, config)
         self._config = config
+
+    @contextmanager
+    def _editing(self) -> Iterator[None]:
+        """Hold the registry's lock and read it afresh, so commands that change it at the
+        same time (several `register`s in parallel) each build on the others' changes."""
+        if self._editing_depth:
+            self._editing_depth += 1
+            try:
+                yield
+            finally:
+                self._editing_depth -= 1
+            return
+        import fcntl
+
+        lock = self.root / ZEN_DIR / LOCK_FILE
+        try:
+            handle = open(lock, "a")  # noqa: SIM115 (held across the yield)
+        except OSError as exc:
+            raise RepositoryError(
+                f"cannot lock {lock}: {exc.strerror}; check that .zen/ is writable"
+            ) from None
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            self._editing_depth = 1
+            try:
+                self._config = _read_config(self.config_path)
+                yield
+            finally:
+                self._editing_depth = 0
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @property
     def active_stack_name(self) -> str:
@@ -178,6 +228,7 @@ class Repository:
             metadata_store=self.component(ComponentType.METADATA_STORE, entry.metadata_store),  # type: ignore[arg-type]
         )
 
+    @_locked
     def register_component(
         self, type_: ComponentType, name: str, flavor: str, settings: dict[str, Any]
     ) -> None:
@@ -191,6 +242,7 @@ class Repository:
         updated.components(type_)[name] = ComponentEntry(flavor=flavor, config=stored)
         self._save(updated)
 
+    @_locked
     def delete_component(self, type_: ComponentType, name: str) -> None:
         self._component_entry(type_, name)
         users = [s for s, e in self.config.stacks.items() if e.component(type_) == name]
@@ -202,6 +254,7 @@ class Repository:
         del updated.components(type_)[name]
         self._save(updated)
 
+    @_locked
     def register_stack(
         self,
         name: str,
@@ -270,6 +323,7 @@ class Repository:
             parts[type_.value] = component.model_copy(deep=True)
         return StackDoc(stack=stack_name, **parts)
 
+    @_locked
     def register_stack_document(self, doc: StackDoc, set_active: bool = False) -> list[str]:
         """Register the stack `doc` describes, its components named after it, in one write.
 
@@ -289,12 +343,14 @@ class Repository:
                 )
         return self.register_stack(doc.stack, doc.stack, doc.stack, doc.stack, set_active, new_components=new)
 
+    @_locked
     def set_active_stack(self, name: str) -> None:
         self._stack_entry(name)
         updated = self.config.model_copy(deep=True)
         updated.active_stack = name
         self._save(updated)
 
+    @_locked
     def delete_stack(self, name: str) -> None:
         self._stack_entry(name)
         if name == self.config.active_stack:
