@@ -483,3 +483,53 @@ def test_parallel_registrations_are_all_kept(tmp_path) -> None:
     assert all(p.wait(timeout=120) == 0 for p in procs)
     config = yaml.safe_load((root / ".zen" / "config.yaml").read_text())
     assert {f"serial{i}" for i in range(8)} <= set(config["orchestrators"])
+
+
+@pytest.mark.parametrize(
+    ("decorator", "what"),
+    [
+        ('@pipeline(name="../../../../../escaped")', "pipeline name '../../../../../escaped'"),
+        ('@pipeline(name="a/b")', "pipeline name 'a/b'"),
+        ('@pipeline(name="x" * 300)', "pipeline name 'xxxx"),
+        ("@pipeline(name='')", "pipeline name ''"),
+    ],
+)
+def test_names_that_would_reach_a_path_are_refused_where_they_enter(
+    project: Path, decorator: str, what: str
+) -> None:
+    (project / "bad.py").write_text(
+        "from zenml_kf import pipeline, step\n\n"
+        "@step\ndef one() -> int:\n    return 1\n\n"
+        f"{decorator}\ndef p(one):\n    one()\n\n"
+        "bad = p(one=one())\n"
+    )
+    assert_clean_error(run_cli("run", "bad.py:bad", cwd=project), what, "is not a valid name")
+    assert not list((project / ".zen" / "local_stores").glob("artifacts/*"))
+    assert not Path("/escaped").exists()
+
+
+def test_step_names_given_to_the_decorator_follow_the_rule(project: Path) -> None:
+    (project / "bad.py").write_text(
+        "from zenml_kf import pipeline, step\n\n"
+        "@step(name='..\\\\up')\ndef one() -> int:\n    return 1\n\n"
+        "@pipeline\ndef p(one):\n    one()\n\n"
+        "bad = p(one=one())\n"
+    )
+    assert_clean_error(
+        run_cli("run", "bad.py:bad", cwd=project), "step name '..\\\\up'", "is not a valid name"
+    )
+
+
+@pytest.mark.parametrize("name", ["", "a b", "../../etc", "x/y", "back\\slash", "key: value", ".hidden"])
+def test_stack_and_component_names_follow_the_rule(project: Path, name: str) -> None:
+    before = (project / ".zen" / "config.yaml").read_text()
+    assert_clean_error(
+        run_cli("orchestrator", "register", name, "--flavor", "local", cwd=project), "orchestrator name"
+    )
+    assert_clean_error(
+        run_cli("stack", "register", name, "-o", "default", "-a", "default", "-m", "default", cwd=project),
+        "stack name",
+    )
+    assert (project / ".zen" / "config.yaml").read_text() == before
+    assert_clean_error(run_cli("stack", "set", name, cwd=project), "unknown stack")
+    assert_clean_error(run_cli("run", "pipe.py:p", "--stack", name, cwd=project), "unknown stack")

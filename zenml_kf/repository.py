@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zenml_kf.exceptions import RepositoryError, StackError
 from zenml_kf.git_state import git_toplevel
+from zenml_kf.names import check_name
 from zenml_kf.stack.flavors import FlavorRegistry
 from zenml_kf.stack.types import ComponentType
 from zenml_kf.validation import describe
@@ -219,7 +220,7 @@ class Repository:
     def get_stack(self, name: str | None = None) -> Stack:
         from zenml_kf.stack.stack import Stack
 
-        stack_name = name or self.active_stack_name
+        stack_name = self.active_stack_name if name is None else name
         entry = self._stack_entry(stack_name)
         return Stack(
             name=stack_name,
@@ -232,6 +233,7 @@ class Repository:
     def register_component(
         self, type_: ComponentType, name: str, flavor: str, settings: dict[str, Any]
     ) -> None:
+        check_name(name, f"{type_.label} name", StackError)
         group = self.config.components(type_)
         if name in group:
             raise StackError(f"a {type_.label} named '{name}' already exists; pick another name or delete it")
@@ -273,6 +275,7 @@ class Repository:
         """
         from zenml_kf.stack.validation import check_stack
 
+        check_name(name, "stack name", StackError)
         if name in self.config.stacks:
             raise StackError(f"a stack named '{name}' already exists; pick another name or delete it")
         entry = StackEntry(
@@ -284,6 +287,7 @@ class Repository:
             component = entry.component(type_)
             if component in updated.components(type_):
                 continue
+            check_name(component, f"{type_.label} name", StackError)
             if new_components and type_ in new_components:
                 flavor, settings = new_components[type_]
             elif component in self.flavors.names(type_):
@@ -315,7 +319,7 @@ class Repository:
         environment overrides): what `zenml stack export-values` turns into chart values."""
         from zenml_kf.stack.chart_values import StackDoc
 
-        stack_name = name or self.active_stack_name
+        stack_name = self.active_stack_name if name is None else name
         entry = self._stack_entry(stack_name)
         parts = {}
         for type_ in ComponentType:

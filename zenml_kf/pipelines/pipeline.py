@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from zenml_kf.exceptions import ConfigFileError, PipelineInterfaceError
 from zenml_kf.materializers.registry import default_registry, load_materializer
+from zenml_kf.names import check_name
 from zenml_kf.pipelines.builder import OutputHandle, PipelineBuilder, StepCall, building
 from zenml_kf.pipelines.config_file import RunConfig, load_run_config, merge_settings
 from zenml_kf.pipelines.graph import InputSpec, OutputSpec, PipelineGraph, StepSpec
@@ -38,7 +39,9 @@ class PipelineDefinition:
         settings: dict[str, Any] | None = None,
     ) -> None:
         self.fn = fn
-        self.name = name or fn.__name__
+        self.name = check_name(
+            name if name is not None else fn.__name__, "pipeline name", PipelineInterfaceError
+        )
         self.enable_cache = enable_cache
         self.settings: dict[str, Any] = dict(settings or {})
         self.source = source_of(fn)
@@ -48,6 +51,7 @@ class PipelineDefinition:
                 raise PipelineInterfaceError(
                     f"pipeline '{self.name}' takes *{param.name}; name each step argument"
                 )
+            check_name(param.name, f"step argument of pipeline '{self.name}'", PipelineInterfaceError)
         self.step_args = [p.name for p in params]
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 

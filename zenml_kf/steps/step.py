@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, overload
 
 from zenml_kf.exceptions import StepInterfaceError
+from zenml_kf.names import check_name
 from zenml_kf.source import source_of
 from zenml_kf.steps.config import BaseStepConfig
 from zenml_kf.steps.signature import StepSignature, parse_signature
@@ -35,7 +36,7 @@ class StepDefinition:
     ) -> None:
         self.fn = fn
         self.settings: dict[str, Any] = dict(settings or {})
-        self.name = name or fn.__name__
+        self.name = check_name(name if name is not None else fn.__name__, "step name", StepInterfaceError)
         self.enable_cache = enable_cache
         self.signature: StepSignature = parse_signature(fn, self.name)
         self.output_materializers = dict(output_materializers or {})
