@@ -533,3 +533,28 @@ def test_stack_and_component_names_follow_the_rule(project: Path, name: str) -> 
     assert (project / ".zen" / "config.yaml").read_text() == before
     assert_clean_error(run_cli("stack", "set", name, cwd=project), "unknown stack")
     assert_clean_error(run_cli("run", "pipe.py:p", "--stack", name, cwd=project), "unknown stack")
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_a_step_calling_sys_exit_fails_the_run_in_one_line(project: Path, code: int) -> None:
+    (project / "exits.py").write_text(
+        "import sys\n\nfrom zenml_kf import pipeline, step\n\n"
+        f"@step\ndef quits() -> int:\n    sys.exit({code})\n\n"
+        "@pipeline\ndef p(quits):\n    quits()\n\n"
+        "exits = p(quits=quits())\n"
+    )
+    result = run_cli("run", "exits.py:exits", cwd=project)
+    assert result.code == 1, result
+    last = result.err.strip().splitlines()[-1]  # after the step's traceback, shown once
+    assert last.startswith("Error: step 'quits' raised SystemExit: exit code ") and last.endswith("failed")
+    assert f"SystemExit: exit code {code}" in last
+    from zenml_kf import Repository
+
+    assert Repository(project).get_pipeline("p").runs[-1].status.value == "failed"
+
+
+def test_a_module_that_exits_while_imported_is_one_line(project: Path) -> None:
+    (project / "exits.py").write_text("import sys\n\nsys.exit(5)\n")
+    result = run_cli("run", "exits.py:p", cwd=project)
+    assert result.code == 1, result
+    assert_clean_error(result, "importing 'exits.py:p' failed with SystemExit: 5")

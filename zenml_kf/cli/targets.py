@@ -20,7 +20,7 @@ def load_pipeline(target: str, root: Path) -> Pipeline:
         obj = load_target(target, root)
     except ZenMLKFError:
         raise
-    except Exception as exc:  # the user's module raised while being imported
+    except (Exception, SystemExit) as exc:  # the user's module raised (or exited) while imported
         import traceback
 
         frames = traceback.extract_tb(exc.__traceback__)

@@ -51,7 +51,8 @@ class StepCodeError(Exception):
     """The user's function raised; carries its traceback without the runner's frames."""
 
     def __init__(self, step: str, error: BaseException, formatted: str) -> None:
-        super().__init__(f"{type(error).__name__}: {error}")
+        detail = f"exit code {error.code}" if isinstance(error, SystemExit) else str(error)
+        super().__init__(f"{type(error).__name__}: {detail}")
         self.step = step
         self.error = error
         self.formatted = formatted
@@ -90,7 +91,7 @@ def run_step(
             ) from None
     try:
         returned = definition.fn(**kwargs)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in a step is a failing step, not an exit
         tb = exc.__traceback__.tb_next if exc.__traceback__ else None
         formatted = "".join(traceback.format_exception(type(exc), exc, tb))
         raise StepCodeError(spec.name, exc, formatted) from None
