@@ -104,8 +104,18 @@ def build_pipeline(graph: PipelineGraph, image: str) -> graph_component.GraphCom
 
 
 def write_pipeline(component: graph_component.GraphComponent, output: Path) -> None:
-    output.parent.mkdir(parents=True, exist_ok=True)
-    kfp_compiler.Compiler().compile(component, str(output))
+    """Write the YAML; a path KFP cannot write to is a one-line error, checked first."""
+    if output.suffix not in (".yaml", ".yml"):
+        raise CompilerError(f"output '{output}' must end in .yaml or .yml, as a KFP pipeline file does")
+    if output.is_dir():
+        raise CompilerError(
+            f"output '{output}' is a folder; give a file in it, e.g. {output / 'pipeline.yaml'}"
+        )
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        kfp_compiler.Compiler().compile(component, str(output))
+    except OSError as exc:
+        raise CompilerError(f"cannot write '{output}': {exc.strerror}; pick a writable place") from None
 
 
 def arguments_key(step: str, parameter: str) -> str:

@@ -558,3 +558,27 @@ def test_a_module_that_exits_while_imported_is_one_line(project: Path) -> None:
     result = run_cli("run", "exits.py:p", cwd=project)
     assert result.code == 1, result
     assert_clean_error(result, "importing 'exits.py:p' failed with SystemExit: 5")
+
+
+@pytest.mark.parametrize(
+    ("output", "fragment"),
+    [
+        ("out.json", "must end in .yaml or .yml"),
+        ("folder.yaml", "is a folder"),
+        ("pipe.py/p.yaml", "cannot write 'pipe.py/p.yaml'"),  # its folder is a file
+    ],
+)
+def test_compile_output_that_cannot_be_written_is_one_line(project: Path, output: str, fragment: str) -> None:
+    (project / "folder.yaml").mkdir()
+    assert_clean_error(run_cli("compile", "pipe.py:p", "-o", output, cwd=project), fragment)
+
+
+def test_unreadable_registry_and_config_files_are_one_line(project: Path) -> None:
+    (project / "binary.yaml").write_bytes(b"\xff\xfe\x00garbage")
+    assert_clean_error(run_cli("run", "pipe.py:p", "--config", "binary.yaml", cwd=project), "is not text")
+    config = project / ".zen" / "config.yaml"
+    text = config.read_text()
+    config.write_text(text.replace("version: 1", "version: 99"))
+    assert_clean_error(run_cli("stack", "list", cwd=project), "newer zenml-kf", "pip install --upgrade")
+    config.write_bytes(b"\xff\xfe\x00garbage")
+    assert_clean_error(run_cli("stack", "list", cwd=project), "is not text")

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 ZEN_DIR = ".zen"
 CONFIG_FILE = "config.yaml"
 LOCK_FILE = ".config.lock"
+CONFIG_VERSION = 1
 LOCAL_STORES = "local_stores"
 DEFAULT = "default"
 STACK_ENV = "ZENML_KF_STACK"
@@ -61,7 +62,7 @@ class StackEntry(BaseModel):
 
 class RepositoryConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int = 1
+    version: int = CONFIG_VERSION
     active_stack: str
     orchestrators: dict[str, ComponentEntry] = Field(default_factory=dict)
     artifact_stores: dict[str, ComponentEntry] = Field(default_factory=dict)
@@ -132,9 +133,14 @@ class Repository:
         zen = target / ZEN_DIR
         if (zen / CONFIG_FILE).exists():
             raise RepositoryError(f"{target} is already a zenml repository ({zen / CONFIG_FILE} exists)")
-        (zen / LOCAL_STORES).mkdir(parents=True, exist_ok=True)
-        (zen / ".gitignore").write_text(f"{LOCAL_STORES}/\n{LOCK_FILE}\n")
-        _write_config(zen / CONFIG_FILE, RepositoryConfig.default())
+        try:
+            (zen / LOCAL_STORES).mkdir(parents=True, exist_ok=True)
+            (zen / ".gitignore").write_text(f"{LOCAL_STORES}/\n{LOCK_FILE}\n")
+            _write_config(zen / CONFIG_FILE, RepositoryConfig.default())
+        except OSError as exc:
+            raise RepositoryError(
+                f"cannot create {zen}: {exc.strerror}; run 'zenml init' where you may write"
+            ) from None
         return cls(target)
 
     # --- registry -----------------------------------------------------------------
@@ -150,7 +156,12 @@ class Repository:
         return self._config
 
     def _save(self, config: RepositoryConfig) -> None:
-        _write_config(self.config_path, config)
+        try:
+            _write_config(self.config_path, config)
+        except OSError as exc:
+            raise RepositoryError(
+                f"cannot write {self.config_path}: {exc.strerror}; check that .zen/ is writable"
+            ) from None
         self._config = config
 
     @contextmanager
@@ -407,10 +418,17 @@ def _read_config(path: Path) -> RepositoryConfig:
         raise RepositoryError(f"{path} is not valid YAML{where}; {fix}") from None
     except OSError as exc:
         raise RepositoryError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise RepositoryError(f"{path} is not text (it holds binary data); {fix}") from None
     try:
         config = RepositoryConfig.model_validate(raw)
     except ValidationError as exc:
         raise RepositoryError(f"{path} is malformed ({describe(exc)}); {fix}") from None
+    if config.version > CONFIG_VERSION:
+        raise RepositoryError(
+            f"{path} was written by a newer zenml-kf (registry version {config.version}, this one reads "
+            f"{CONFIG_VERSION}); upgrade: pip install --upgrade zenml-kf"
+        )
     for stack_name, entry in config.stacks.items():
         for type_ in ComponentType:
             if entry.component(type_) not in config.components(type_):

@@ -68,6 +68,17 @@ def default_code_root() -> Path:
     return find_root(cwd) or git_toplevel(cwd) or cwd
 
 
+def check_output(output: Path) -> Path:
+    """Refuse a path KFP's compiler cannot write before anything is built."""
+    if output.suffix not in (".yaml", ".yml"):
+        raise CompilerError(f"output '{output}' must end in .yaml or .yml, as a KFP pipeline file does")
+    if output.is_dir():
+        raise CompilerError(
+            f"output '{output}' is a folder; give a file in it, e.g. {output / 'pipeline.yaml'}"
+        )
+    return output
+
+
 def compile_pipeline(
     pipeline: Pipeline,
     output: str | Path,
@@ -81,7 +92,7 @@ def compile_pipeline(
 
     choice = choice or ImageChoice()
     choice.check()
-    output = Path(output)
+    output = check_output(Path(output))
     options = choice.options or ImageOptions(code_root=default_code_root())
     options.exclude = [*options.exclude, output.resolve(), *choice.exclude]
     graph = pipeline.graph

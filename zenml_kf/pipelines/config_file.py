@@ -53,6 +53,10 @@ def load_run_config(path: str | Path) -> RunConfig:
         text = file.read_text()
     except OSError as exc:
         raise ConfigFileError(f"cannot read config file '{path}': {exc.strerror}; check the path") from None
+    except UnicodeDecodeError:
+        raise ConfigFileError(
+            f"config file '{path}' is not text (it holds binary data); give a YAML file"
+        ) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
