@@ -33,11 +33,21 @@ for _type in ComponentType:
     app.add_typer(component_app(_type), name=_type.cli_name)
 
 
+MESSAGE_LIMIT = 1000
+
+
+def one_line(error: BaseException) -> str:
+    """The error as one line: a user's exception text can be long or span lines (the step's
+    log has it whole)."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."
+
+
 def main() -> None:
     try:
         app()
     except ZenMLKFError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        print(f"Error: {one_line(exc)}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("Aborted.", file=sys.stderr)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import types
 import typing
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 
 class BaseStepConfig(BaseModel):
@@ -14,9 +15,31 @@ class BaseStepConfig(BaseModel):
 
     Unknown keys are rejected so a typo in a config file fails loudly instead of being
     ignored, and instances are frozen because a step must not change its own parameters.
+    A boolean is not a number here (pydantic would read `count: true` as 1).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, value in data.items():
+                field = cls.model_fields.get(name)
+                if field is not None and isinstance(value, bool) and _numeric(field.annotation):
+                    raise ValueError(f"{name}: {value} is a boolean, not a number; give a number")
+        return data
+
+
+def _numeric(annotation: Any) -> bool:
+    """int, float, or an Optional / Union of them (and nothing that admits a bool)."""
+    members = (
+        typing.get_args(annotation)
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        else (annotation,)
+    )
+    kinds = {m for m in members if m is not type(None)}
+    return bool(kinds) and kinds <= {int, float}
 
 
 # A parameter's type as JSON names it: what a backend needs to declare the parameter
