@@ -99,7 +99,7 @@ def test_init_creates_a_readable_registry_and_ignores_local_stores(tmp_path: Pat
         "artifact_store": "default",
         "metadata_store": "default",
     }
-    assert (root / ".zen" / ".gitignore").read_text().strip() == "local_stores/"
+    assert (root / ".zen" / ".gitignore").read_text().split() == ["local_stores/", ".config.lock"]
     (root / ".zen" / "local_stores" / "metadata.db").write_text("x")
     status = subprocess.run(
         ["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
