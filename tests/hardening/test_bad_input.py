@@ -160,6 +160,11 @@ CASES = {
         "memory_limit",
         files={"c.yaml": "settings: {memory_limit: lots}\n"},
     ),
+    "boolean GPU count": Case(
+        ("compile", "pipe.py:p", "--config", "c.yaml"),
+        "gpu_count: Input should be a valid integer",
+        files={"c.yaml": "settings: {gpu_type: nvidia.com/gpu, gpu_count: true}\n"},
+    ),
     "credential in step env": Case(
         ("compile", "pipe.py:leaking_p"),
         "looks like a credential",

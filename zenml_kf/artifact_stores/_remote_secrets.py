@@ -9,28 +9,16 @@ registration, before it can reach the file.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator
 
 from zenml_kf.exceptions import ZenMLKFError
+from zenml_kf.secrets import MASK, check_env_name, looks_like_secret
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _check_env_name(value: str) -> str:
-    if not _ENV_NAME.fullmatch(value):
-        raise ValueError(
-            "give the NAME of an environment variable that holds the secret (e.g. MY_SECRET), "
-            "not the secret itself"
-        )
-    return value
-
-
-EnvVarName = Annotated[str, AfterValidator(_check_env_name)]
-"""A setting holding an environment variable's name (letters, digits, underscores)."""
+EnvVarName = Annotated[str, AfterValidator(check_env_name)]
+"""A setting holding an environment variable's name (upper-case letters, digits, '_'; no key shapes)."""
 
 
 class SecretNotFoundError(ZenMLKFError):
@@ -41,8 +29,9 @@ def read_env_secret(name: str, purpose: str) -> str:
     """The value of env var `name`; `purpose` says which setting named it, for the error."""
     value = os.environ.get(name)
     if value is None:
+        shown = MASK if looks_like_secret(name) else name
         raise SecretNotFoundError(
-            f"environment variable {name} is not set ({purpose} names it); export it first"
+            f"environment variable {shown} is not set ({purpose} names it); export it first"
         )
     return value
 

@@ -75,12 +75,16 @@ def describe_run(
 
 
 def print_run(run: PipelineRunView) -> None:
+    # Parameters, errors and settings are shown through `redact`: a step's error or a
+    # parameter may quote a key or a URL with credentials, and a terminal is often shared.
+    from zenml_kf.secrets import redact
+
     git = run.git_commit[:12] if run.git_commit else "unknown"
     if run.git_dirty:
         git += " (uncommitted changes)"
     echo(
         f"Run [bold]{run.id}[/bold] of pipeline {run.pipeline_name}: {run.status.value}"
-        f"\nstack {run.stack.get('name', '?')}, git {git}"
+        f"\nstack {redact(str(run.stack.get('name', '?')))}, git {git}"
     )
     steps = list(run.steps.values())
     print_table(
@@ -92,7 +96,7 @@ def print_run(run: PipelineRunView) -> None:
                 s.status.value,
                 "yes" if s.is_cached else "no",
                 format_duration(s.duration),
-                ", ".join(f"{k}={v}" for k, v in s.parameters.items()),
+                redact(", ".join(f"{k}={v}" for k, v in s.parameters.items())),
                 ", ".join(f"{n}: {a.data_type}" for n, a in s.outputs.items()),
             )
             for s in steps
@@ -104,10 +108,10 @@ def print_run(run: PipelineRunView) -> None:
             "Artifacts",
             ["step", "output", "type", "materializer", "uri"],
             [
-                (step, name, a.artifact_type, a.materializer.rpartition(":")[2], a.uri)
+                (step, name, a.artifact_type, a.materializer.rpartition(":")[2], redact(a.uri))
                 for step, name, a in artifacts
             ],
         )
     failed = [s for s in steps if s.error]
     for s in failed:
-        echo(f"[red]{s.name}[/red]: {s.error}")
+        echo(f"[red]{s.name}[/red]: {redact(s.error)}")

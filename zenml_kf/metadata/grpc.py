@@ -14,7 +14,7 @@ import os
 import socket
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from zenml_kf.exceptions import MetadataStoreError
 from zenml_kf.metadata.base import BaseMetadataStore
@@ -41,6 +41,13 @@ class GRPCMetadataStoreConfig(MetadataStoreConfig):
     """Deadline of each call."""
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     """How long opening the store may wait for the server."""
+
+    @field_validator("host")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        from zenml_kf.secrets import check_no_userinfo
+
+        return check_no_userinfo(value, "ca_file, client_cert_file and client_key_file")
 
     @model_validator(mode="after")
     def _client_pair(self) -> GRPCMetadataStoreConfig:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from zenml_kf.artifact_stores._remote_secrets import EnvVarName, read_env_secret, read_secret_file
 from zenml_kf.exceptions import MetadataStoreError, first_line
@@ -65,6 +65,25 @@ class MySQLMetadataStoreConfig(MetadataStoreConfig):
     """How long to wait for the server to answer before giving up."""
     max_retries: int = Field(default=5, ge=1, le=20)
     """Retries of a transaction aborted by a concurrent writer (deadlock, lock wait)."""
+
+    @field_validator("host", "database")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        from zenml_kf.secrets import check_no_userinfo
+
+        return check_no_userinfo(value, "password_env or password_file")
+
+    @field_validator("user")
+    @classmethod
+    def _user_name(cls, value: str) -> str:
+        from zenml_kf.secrets import check_no_userinfo
+
+        if ":" in value or "@" in value:
+            raise ValueError(
+                "the user holds more than a user name (':' or '@'); give the password with "
+                "password_env or password_file instead"
+            )
+        return check_no_userinfo(value, "password_env or password_file")
 
     @model_validator(mode="after")
     def _one_password_source(self) -> MySQLMetadataStoreConfig:

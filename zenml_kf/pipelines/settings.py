@@ -19,7 +19,15 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from zenml_kf.exceptions import SettingsError
 
@@ -35,8 +43,15 @@ _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 # Env var names that hold credentials: their values must come from a Kubernetes secret,
-# never from a literal that would be written into the compiled YAML.
-_SECRET_LIKE = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|ACCESS_KEY|API_KEY")
+# never from a literal that would be written into the compiled YAML. Long words match
+# anywhere in the name (DBPASSWORD), short ones only as a whole '_'-separated part, so
+# PATH, BYPASS, AUTHOR and TOKENIZERS_PARALLELISM stay allowed; a name ending in KEY
+# (SSH_KEY, SIGNING_KEY; not MONKEY) or naming a connection string (DATABASE_URL, *_DSN) is one too.
+_SECRET_LIKE = re.compile(
+    r"PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN(?!IZER)|CREDENTIAL|PRIVATE_KEY|ACCESS_KEY|API_?KEY"
+    r"|AUTHORIZATION|DATABASE_URL|CONNECTION_STRING|CONN_STR"
+    r"|SSHKEY|(?:^|_)(?:PASS|PWD|PW|PAT|AUTH|CREDS|DSN|COOKIE|DB_URL)(?:_|$)|(?:^|_)KEY$"
+)
 _MEMORY_UNITS = {
     "": 1,
     "K": 10**3,
@@ -129,7 +144,7 @@ class StepSettings(_Strict):
     memory_request: str | None = None
     memory_limit: str | None = None
     gpu_type: str | None = None
-    gpu_count: int | None = None
+    gpu_count: StrictInt | None = None  # `true` is not 1 GPU
     env: dict[str, str] = {}
     secret_env: dict[str, SecretKeyRef] = {}
     node_selector: dict[str, str] = {}
@@ -175,12 +190,20 @@ class StepSettings(_Strict):
     @field_validator("env")
     @classmethod
     def _env(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
+        from zenml_kf.secrets import has_userinfo, looks_like_secret
+
+        for name, text in value.items():
             _check_env_name(name)
             if _SECRET_LIKE.search(name.upper()):
                 raise ValueError(
                     f"'{name}' looks like a credential and would be written into the pipeline "
                     f"YAML; use secret_env: {{{name}: {{secret: NAME, key: KEY}}}} instead"
+                )
+            if has_userinfo(text) or looks_like_secret(text):
+                raise ValueError(
+                    f"the value of '{name}' looks like a credential (user:password@ in a URL, or a "
+                    f"key or token) and would be written into the pipeline YAML; use "
+                    f"secret_env: {{{name}: {{secret: NAME, key: KEY}}}} instead"
                 )
         return value
 
@@ -296,6 +319,13 @@ def _number_text(value: Any) -> str:
 
 
 def _check_env_name(name: str) -> None:
+    from zenml_kf.secrets import looks_like_secret
+
+    if looks_like_secret(name):
+        raise ValueError(
+            "an env var name looks like an access key or token; give the variable's NAME, and "
+            "the secret through secret_env"
+        )
     if not _ENV_NAME.match(name):
         raise ValueError(f"'{name}' is not an environment variable name (letters, digits, '_')")
 

@@ -57,5 +57,13 @@ class StackComponent:
         self.root = root
 
     def describe(self) -> dict[str, Any]:
-        settings: dict[str, Any] = self.config.model_dump(mode="json")
+        """Name, flavor and settings, with anything credential-shaped masked.
+
+        What `describe` commands print and what each run records: settings naming a secret
+        (`*_env`, `*_file`) show, but URL userinfo and key- or token-shaped values, including
+        ones that came from `ZENML_KF_*` overrides, become `***`.
+        """
+        from zenml_kf.secrets import redact
+
+        settings: dict[str, Any] = redact(self.config.model_dump(mode="json"))
         return {"name": self.name, "flavor": self.flavor, **settings}

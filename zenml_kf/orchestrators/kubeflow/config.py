@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from zenml_kf.artifact_stores._remote_secrets import EnvVarName
+from zenml_kf.secrets import has_userinfo, looks_like_secret
 from zenml_kf.stack.component import OrchestratorConfig
 
 # Where Kubernetes mounts a pod's KFP service-account token (kfp.Client reads the same
@@ -29,7 +30,7 @@ class KubeflowOrchestratorConfig(OrchestratorConfig):
     service_account: str | None = None
     """Kubernetes service account the pipeline's pods run as."""
     token_env: EnvVarName | None = None
-    """Name of the env var holding a bearer token for the KFP API."""
+    """Name of the env var holding a bearer token for the KFP API (same rule as the stores' *_env)."""
     token_file: str | None = None
     """File holding a bearer token (e.g. a mounted service-account token)."""
     pod_token: bool = False
@@ -68,6 +69,8 @@ class KubeflowOrchestratorConfig(OrchestratorConfig):
     def _host(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        if has_userinfo(value) or looks_like_secret(value):
+            raise ValueError("the host URL holds credentials; use token_env, token_file or cookie_env")
         parts = urlsplit(value if "://" in value else f"https://{value}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"'{value}' is not an http(s) URL of the KFP API")
@@ -85,7 +88,7 @@ class KubeflowOrchestratorConfig(OrchestratorConfig):
     @field_validator("index_url")
     @classmethod
     def _index_url(cls, value: str | None) -> str | None:
-        if value is not None and (urlsplit(value).username or urlsplit(value).password):
+        if value is not None and (has_userinfo(value) or looks_like_secret(value)):
             raise ValueError("the index URL holds credentials; give pip a netrc or keyring instead")
         return value
 
