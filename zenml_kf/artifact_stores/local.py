@@ -1,15 +1,29 @@
-"""A folder on this machine; by default `.zen/local_stores/artifacts` in the repository."""
+"""A folder on this machine; by default `.zen/local_stores/artifacts` in the repository.
+
+An artifact is written into a staging folder next to its URI; the completion marker
+(`~zenml-artifact.json`, the manifest the bucket stores write too) goes into that folder
+last, and the folder is then renamed into place, so a published artifact always has one.
+
+`exists()` is the cache's check: the URI is under this store's root, the marker is there,
+and every file it lists exists with its recorded size (a stat per file, no reads). So a
+file deleted or truncated after publishing makes the step run again instead of being
+served from the cache. Artifacts written before markers existed (a folder without one)
+are not reused from the cache, since nothing says they are whole; they still read with
+`.read()`, as `reading()` asks only for the folder.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from zenml_kf.artifact_stores.base import BaseArtifactStore
+from zenml_kf.artifact_stores.manifest import LEGACY_MARKER, MARKER, listed_files, write_marker
 from zenml_kf.exceptions import ZenMLKFError
 from zenml_kf.stack.component import ArtifactStoreConfig
 
@@ -30,8 +44,41 @@ class LocalArtifactStore(BaseArtifactStore):
             return str(self.root / ".zen" / "local_stores" / DEFAULT_SUBDIR)
         return str((self.root / os.path.expanduser(self.config.path)).resolve())
 
+    def holds(self, uri: str) -> bool:
+        """Whether `uri` is a path strictly under this store's root (symlinks resolved)."""
+        if not os.path.isabs(uri):
+            return False  # another flavor's URI (s3://, gs://...) or not a path at all
+        root = os.path.realpath(self.root_uri)
+        path = os.path.realpath(uri)
+        return path != root and path.startswith(root.rstrip(os.sep) + os.sep)
+
     def exists(self, uri: str) -> bool:
-        return os.path.isdir(uri)
+        """Whether a whole artifact is at `uri` in this store; False for a folder without a marker."""
+        if not self.holds(uri):
+            return False
+        folder = Path(uri)
+        files = None
+        for name in (MARKER, LEGACY_MARKER):
+            try:
+                files = listed_files((folder / name).read_bytes())
+                break
+            except FileNotFoundError:
+                continue
+            except OSError:
+                return False
+        if files is None:
+            return False
+        for rel, size in files.items():
+            try:
+                info = os.stat(folder / rel)
+            except OSError:
+                return False
+            if not stat.S_ISREG(info.st_mode) or info.st_size != size:
+                return False
+        return True
+
+    def is_complete(self, uri: str) -> bool:
+        return self.exists(uri)
 
     @contextmanager
     def reading(self, uri: str) -> Iterator[Path]:
@@ -53,6 +100,7 @@ class LocalArtifactStore(BaseArtifactStore):
         staging.mkdir()
         try:
             yield staging
+            write_marker(staging, uri)
             os.rename(staging, final)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
