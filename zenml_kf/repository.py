@@ -377,9 +377,11 @@ class Repository:
     # --- post-run API ---------------------------------------------------------------
 
     def metadata(self, stack: str | None = None) -> MetadataReader:
+        from zenml_kf.metadata.stale_runs import reap_stale_runs
         from zenml_kf.metadata.views import MetadataReader
 
         resolved = self.get_stack(stack)
+        reap_stale_runs(resolved.metadata_store.store)  # runs of killed processes become FAILED
         sources = getattr(resolved.orchestrator, "run_sources", None)
         if sources is None:
             return MetadataReader(resolved.metadata_store.store, resolved.artifact_store)

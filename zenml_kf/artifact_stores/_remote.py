@@ -4,8 +4,9 @@ Objects in a bucket appear one at a time, so a folder of files can be half there
 crash. An artifact therefore counts as written only once its marker object
 `<uri>/~zenml-artifact.json` exists. The marker is uploaded last, with a "must not exist"
 precondition, and lists every file with its size; `exists()` and `reading()` trust the
-marker alone. A step killed mid-upload leaves objects that no reader takes for an
-artifact, and a published artifact is never overwritten.
+marker alone, while the cache asks `is_complete()`, which also checks every listed object
+and its size in one listing under the artifact. A step killed mid-upload leaves objects
+that no reader takes for an artifact, and a published artifact is never overwritten.
 
 Flavors (gcp, s3) only move bytes: they implement the five primitives at the bottom of
 `RemoteArtifactStore`, each free to import its SDK when first called.
@@ -26,7 +27,13 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import Field, model_validator
 
 from zenml_kf.artifact_stores.base import BaseArtifactStore
-from zenml_kf.artifact_stores.manifest import LEGACY_MARKER, MARKER, manifest_bytes, staged_files
+from zenml_kf.artifact_stores.manifest import (
+    LEGACY_MARKER,
+    MARKER,
+    listed_files,
+    manifest_bytes,
+    staged_files,
+)
 from zenml_kf.exceptions import ZenMLKFError
 from zenml_kf.log import get_logger
 from zenml_kf.stack.component import ArtifactStoreConfig
@@ -142,6 +149,26 @@ class RemoteArtifactStore(BaseArtifactStore):
         root = self.root_uri.rstrip("/") + "/"
         return uri.startswith(root) and len(uri) > len(root)
 
+    def is_complete(self, uri: str) -> bool:
+        """In this store, marked, and every listed object there with its size: a cache hit.
+
+        Two requests whatever the size: the marker, and one listing under the artifact's
+        prefix (paged by the server for very many files); no data object is read.
+        """
+        if not self.holds(uri):
+            return False
+        key = self.key_of(uri)
+        raw = self._marker(key)
+        files = listed_files(raw) if raw is not None else None
+        if files is None:
+            return False
+        found = self._list_sizes(f"{key}/")
+        return all(found.get(f"{key}/{rel}") == size for rel, size in files.items())
+
+    def _list_sizes(self, prefix: str) -> dict[str, int]:
+        """Every object whose key starts with `prefix`, with its size in bytes (one listing)."""
+        return {key: size for key, size, _ in self._list(prefix)}
+
     @contextmanager
     def reading(self, uri: str) -> Iterator[Path]:
         key = self.key_of(uri)
@@ -222,6 +249,25 @@ class RemoteArtifactStore(BaseArtifactStore):
             self._delete(keys)
         except Exception as exc:
             logger.warning("could not remove partial upload from %s: %s", self.root_uri, exc)
+
+    # --- leftovers of killed writers (`zenml clean`) ---------------------------------------
+
+    def list_objects(self) -> list[tuple[str, int, float]]:
+        """(key, size, modified epoch seconds) of every object under the store's prefix."""
+        return list(self._list(f"{self.prefix}/" if self.prefix else ""))
+
+    def delete_objects(self, keys: list[str]) -> None:
+        self._delete(keys)
+
+    def stale_uploads(self) -> list[tuple[str, str, float, int]]:
+        """Unfinished multipart uploads under the prefix: (key, upload id, started, bytes)."""
+        return []
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        raise NotImplementedError
+
+    def _list(self, prefix: str) -> Iterator[tuple[str, int, float]]:
+        raise NotImplementedError
 
     # --- primitives each flavor implements ------------------------------------------------
 

@@ -19,6 +19,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import field_validator
+
 from zenml_kf.artifact_stores._remote import (
     ArtifactStoreError,
     RemoteArtifactStore,
@@ -43,6 +45,15 @@ class GCPArtifactStoreConfig(RemoteArtifactStoreConfig):
     """No credentials at all: for emulators and public buckets."""
     endpoint_url: str | None = None
     """Another JSON API endpoint, e.g. http://127.0.0.1:4443 for fake-gcs-server."""
+
+    @field_validator("endpoint_url", "project")
+    @classmethod
+    def _no_credentials(cls, value: str | None) -> str | None:
+        from zenml_kf.secrets import check_no_userinfo
+
+        if value is None:
+            return None
+        return check_no_userinfo(value, "credentials_env or credentials_file")
 
 
 def _import_storage() -> Any:
@@ -189,6 +200,15 @@ class GCPArtifactStore(RemoteArtifactStore):
         for key in keys:
             with suppress(exceptions.NotFound):
                 bucket.blob(key).delete(timeout=self.config.timeout_seconds)
+
+    def _list(self, prefix: str) -> Iterator[tuple[str, int, float]]:
+        """Every object under `prefix`. Unfinished resumable uploads are no objects, nor billed."""
+        with self._errors("list"):
+            blobs = self.client().list_blobs(
+                self.bucket_name, prefix=prefix, timeout=self.config.timeout_seconds
+            )
+            for blob in blobs:
+                yield blob.name, int(blob.size or 0), blob.updated.timestamp() if blob.updated else 0.0
 
     def _bucket_exists(self) -> bool:
         """Whether the bucket exists; once seen, remembered. Unknown (an error) counts as yes."""

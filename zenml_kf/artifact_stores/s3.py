@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
 from zenml_kf.artifact_stores._remote import (
     ArtifactStoreError,
@@ -48,6 +48,15 @@ class S3ArtifactStoreConfig(RemoteArtifactStoreConfig):
     """Check the server's TLS certificate."""
     ca_bundle: str | None = None
     """CA bundle file for a server with a private certificate authority."""
+
+    @field_validator("endpoint_url", "profile", "region")
+    @classmethod
+    def _no_credentials(cls, value: str | None) -> str | None:
+        from zenml_kf.secrets import check_no_userinfo
+
+        if value is None:
+            return None
+        return check_no_userinfo(value, "access_key_id_env and secret_access_key_env")
 
     @model_validator(mode="after")
     def _keys_in_pairs(self) -> S3ArtifactStoreConfig:
@@ -194,6 +203,39 @@ class S3ArtifactStore(RemoteArtifactStore):
             for start in range(0, len(keys), 1000):
                 batch = [{"Key": k} for k in keys[start : start + 1000]]
                 client.delete_objects(Bucket=self.bucket_name, Delete={"Objects": batch, "Quiet": True})
+
+    def _list(self, prefix: str) -> Iterator[tuple[str, int, float]]:
+        with self._errors("list"):
+            pages = (
+                self.client()
+                .get_paginator("list_objects_v2")
+                .paginate(Bucket=self.bucket_name, Prefix=prefix)
+            )
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    yield obj["Key"], int(obj["Size"]), obj["LastModified"].timestamp()
+
+    def stale_uploads(self) -> list[tuple[str, str, float, int]]:
+        """Multipart uploads a killed writer never completed nor aborted; their parts are billed."""
+        client = self.client()
+        found = []
+        with self._errors("list uploads in"):
+            pages = client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket_name, Prefix=f"{self.prefix}/" if self.prefix else ""
+            )
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    key, upload_id = upload["Key"], upload["UploadId"]
+                    parts = client.get_paginator("list_parts").paginate(
+                        Bucket=self.bucket_name, Key=key, UploadId=upload_id
+                    )
+                    size = sum(int(p["Size"]) for page_ in parts for p in page_.get("Parts", []))
+                    found.append((key, upload_id, upload["Initiated"].timestamp(), size))
+        return found
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        with self._errors("abort an upload to", key):
+            self.client().abort_multipart_upload(Bucket=self.bucket_name, Key=key, UploadId=upload_id)
 
     @contextmanager
     def _errors(

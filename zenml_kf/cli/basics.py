@@ -117,11 +117,14 @@ def run(
             resolved.run(pipeline, repo, schedule=recurring)  # raises: no scheduler here
         try:
             run_view = resolved.run(pipeline, repo)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             # The run is already recorded as failed; exit now rather than wait for step threads.
-            print("Aborted: the run is recorded as failed.", file=sys.stderr, flush=True)
+            # SIGTERM (RunTerminated) is handled alike, with the exit code a shell expects.
+            terminated = type(exc).__name__ == "RunTerminated"
+            what = "Terminated" if terminated else "Aborted"
+            print(f"{what}: the run is recorded as failed.", file=sys.stderr, flush=True)
             sys.stdout.flush()
-            os._exit(130)
+            os._exit(143 if terminated else 130)
         print_run(run_view)
         return
     submitted = resolved.run(

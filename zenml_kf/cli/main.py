@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from zenml_kf.cli import basics, runs, schedules, stack
+from zenml_kf.cli import basics, clean, runs, schedules, stack
 from zenml_kf.cli import compile as compile_cli
 from zenml_kf.cli.components import component_app
 from zenml_kf.exceptions import ZenMLKFError
@@ -24,6 +24,7 @@ app = typer.Typer(
 app.command("init")(basics.init)
 app.command("run")(basics.run)
 app.command("version")(basics.version)
+app.command("clean")(clean.clean)
 app.add_typer(runs.app, name="runs")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(stack.app, name="stack")

@@ -11,10 +11,13 @@ keyed by input/output name. Every call here is made by one thread per run.
 from __future__ import annotations
 
 import json
+import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from zenml_kf.exceptions import MetadataStoreError, first_line
 from zenml_kf.metadata.values import get_value, set_value
 
 if TYPE_CHECKING:
@@ -47,11 +50,50 @@ class NewArtifact:
     metadata: dict[str, Any]
 
 
+class RecordingError(MetadataStoreError):
+    """The metadata store failed a write (full disk, read-only file, lost server...)."""
+
+
+def recording_error(exc: BaseException, where: str) -> RecordingError:
+    """One line naming the store and the cause; MLMD appends the failed SQL, cut it off."""
+    text = str(exc)
+    start = text.find(" query: ", len("Error when executing query:"))
+    cause = first_line(text[:start] if start > 0 else text)
+    place = f" at {where}" if where else ""
+    return RecordingError(f"cannot record the run in the metadata store{place} ({cause})")
+
+
+class _GuardedStore:
+    """The MLMD store with every failing call turned into a one-line RecordingError."""
+
+    def __init__(self, store: MetadataStore, where: str) -> None:
+        self._store = store
+        self._where = where
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._store, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            from ml_metadata import errors
+
+            try:
+                return method(*args, **kwargs)
+            except (errors.StatusError, RuntimeError, OSError) as exc:
+                raise recording_error(exc, self._where) from None
+
+        return call
+
+
 class MetadataRecorder:
-    def __init__(self, store: MetadataStore) -> None:
+    def __init__(self, store: MetadataStore, where: str = "") -> None:
+        """`where`: the store's address (a file, a server), named in error messages."""
         from ml_metadata.proto import metadata_store_pb2
 
-        self._store = store
+        # MLMD logs each error it raises as a warning; ours say it in one line.
+        logging.getLogger("absl").setLevel(logging.ERROR)
+        self._raw = store
+        self._store: Any = _GuardedStore(store, where)
+        self._where = where
         self._pb = metadata_store_pb2
         self._type_ids: dict[tuple[str, str], int] = {}
 
@@ -71,9 +113,16 @@ class MetadataRecorder:
         return [run.pipeline_context, run.run_context]
 
     def start_run(
-        self, pipeline_name: str, run_id: str, pipeline_root: str, properties: dict[str, Any]
+        self,
+        pipeline_name: str,
+        run_id: str,
+        pipeline_root: str,
+        properties: dict[str, Any],
+        owner: Mapping[str, Any] | None = None,
     ) -> RunRecord:
+        """Record a RUNNING run; `owner` (see `stale_runs`) goes on its context and DAG execution."""
         pb_ = self._pb
+        owner = dict(owner or {})
         pipeline_type = self._type_id("context", PIPELINE_CONTEXT)
         pipeline_ctx = self._store.get_context_by_type_and_name(PIPELINE_CONTEXT, pipeline_name)
         if pipeline_ctx is None:
@@ -84,19 +133,31 @@ class MetadataRecorder:
             "resource_name": run_id,
             "pipeline_root": pipeline_root,
             **properties,
+            **owner,
         }.items():
             set_value(run_ctx.custom_properties, key, value)
-        [run_ctx.id] = self._store.put_contexts([run_ctx])
-        self._store.put_parent_contexts([pb_.ParentContext(child_id=run_ctx.id, parent_id=pipeline_ctx.id)])
         dag = pb_.Execution(
             type_id=self._type_id("execution", DAG_EXECUTION),
             last_known_state=pb_.Execution.RUNNING,
         )
-        set_value(dag.custom_properties, "display_name", run_id)
-        set_value(dag.custom_properties, "task_name", "")
-        set_value(dag.custom_properties, "started_at", time.time())
+        for key, value in {
+            "display_name": run_id,
+            "task_name": "",
+            "started_at": time.time(),
+            **owner,
+        }.items():
+            set_value(dag.custom_properties, key, value)
         run = RunRecord(run_id, pipeline_ctx, run_ctx, dag)
-        dag.id = self._store.put_execution(dag, [], self._contexts(run))[0]
+        # The run's context, its DAG execution and their links in one transaction: a failed
+        # write leaves no run behind, and a recorded run always has a state.
+        dag.id, _, [_, run_ctx.id] = self._store.put_execution(dag, [], self._contexts(run))
+        try:
+            self._store.put_parent_contexts(
+                [pb_.ParentContext(child_id=run_ctx.id, parent_id=pipeline_ctx.id)]
+            )
+        except RecordingError:
+            self.finish_run(run, failed=True, error="its pipeline could not be recorded")
+            raise
         return run
 
     def _new_pipeline_context(self, pipeline_name: str, type_id: int) -> pb.Context:
@@ -105,18 +166,22 @@ class MetadataRecorder:
 
         context = self._pb.Context(type_id=type_id, name=pipeline_name)
         try:
-            [context.id] = self._store.put_contexts([context])
+            [context.id] = self._raw.put_contexts([context])
         except errors.AlreadyExistsError:
             found = self._store.get_context_by_type_and_name(PIPELINE_CONTEXT, pipeline_name)
             if found is None:
                 raise
             return found
+        except (errors.StatusError, RuntimeError, OSError) as exc:
+            raise recording_error(exc, self._where) from None
         return context
 
-    def finish_run(self, run: RunRecord, failed: bool) -> None:
+    def finish_run(self, run: RunRecord, failed: bool, error: str = "") -> None:
         pb_ = self._pb
         run.dag_execution.last_known_state = pb_.Execution.FAILED if failed else pb_.Execution.COMPLETE
         set_value(run.dag_execution.custom_properties, "finished_at", time.time())
+        if error:
+            set_value(run.dag_execution.custom_properties, "error", error)
         self._store.put_execution(run.dag_execution, [], self._contexts(run))
 
     def start_step(self, run: RunRecord, task_name: str, properties: dict[str, Any]) -> pb.Execution:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 import traceback
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError
 from pathlib import Path
@@ -24,9 +26,10 @@ from zenml_kf.exceptions import StepFailedError, ZenMLKFError
 from zenml_kf.git_state import git_state
 from zenml_kf.log import ensure_console_handler, get_logger
 from zenml_kf.metadata.recorder import MetadataRecorder, NewArtifact, RunRecord
+from zenml_kf.metadata.stale_runs import current_owner, reap_stale_runs
 from zenml_kf.metadata.values import get_value
 from zenml_kf.metadata.views import MetadataReader
-from zenml_kf.orchestrators.caching import cache_key
+from zenml_kf.orchestrators.caching import cache_key, cache_miss_reason
 from zenml_kf.orchestrators.run_ids import new_run_id
 from zenml_kf.pipelines.graph import StepSpec
 from zenml_kf.source import resolve_type
@@ -50,6 +53,34 @@ def _leave_signals_to_main() -> None:
     """
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+class RunTerminated(KeyboardInterrupt):
+    """SIGTERM reached a local run: handled like Ctrl-C, the run is recorded as failed."""
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Raise RunTerminated on SIGTERM in the scheduling thread (the main one) while running.
+
+    Only the first SIGTERM raises: further ones must not interrupt recording the failure.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = False
+
+    def handler(signum: int, frame: object) -> None:
+        nonlocal received
+        if not received:
+            received = True
+            raise RunTerminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _package_version() -> str:
@@ -82,8 +113,10 @@ class LocalRun:
 
     def execute(self) -> PipelineRunView:
         ensure_console_handler()
-        store = self.stack.metadata_store.store
-        recorder = MetadataRecorder(store)
+        metadata_store = self.stack.metadata_store
+        store = metadata_store.store
+        reap_stale_runs(store)  # runs of killed processes on this store become FAILED first
+        recorder = MetadataRecorder(store, metadata_store.address)
         git = git_state(self.repository.root)
         run = recorder.start_run(
             self.graph.name,
@@ -97,6 +130,7 @@ class LocalRun:
                 "git_dirty": bool(git.dirty),
                 "zenml_kf_version": _package_version(),
             },
+            owner=current_owner().properties(),
         )
         logger.info(
             "Running pipeline %s on stack %s (run %s)",
@@ -105,20 +139,57 @@ class LocalRun:
             self.run_id,
         )
         started = time.perf_counter()
-        try:
-            self._schedule(recorder, run)
-        except BaseException:
-            # Interrupted (Ctrl-C) or broken: leave no execution looking as if it still runs.
-            for state in self._running.values():
-                recorder.fail_step(run, state.execution, "interrupted", canceled=True)
-            recorder.finish_run(run, failed=True)
-            raise
-        recorder.finish_run(run, failed=self.failure is not None)
+        with _sigterm_as_interrupt():
+            try:
+                self._schedule(recorder, run)
+                recorder.finish_run(run, failed=self.failure is not None, error=self.failure or "")
+            except BaseException as exc:
+                # Interrupted (Ctrl-C, SIGTERM), a store failed, or a bug: leave no execution
+                # looking as if it still runs.
+                self._record_failure(recorder, run, exc)
+                raise
         if self.failure is not None:
             logger.error("Run %s failed", self.run_id)
             raise StepFailedError(f"{self.failure}; run {self.run_id} is recorded as failed", self.run_id)
         logger.info("Run %s completed in %.2fs", self.run_id, time.perf_counter() - started)
         return MetadataReader(store, self.stack.artifact_store).run(self.run_id)
+
+    def _record_failure(self, recorder: MetadataRecorder, run: RunRecord, exc: BaseException) -> None:
+        """Mark the run FAILED and its running steps failed/canceled, on a new connection if need be.
+
+        A store that failed a write may refuse the next one on the same connection (sqlite:
+        "transaction already open"). When even a new connection fails, the run stays RUNNING
+        until the next command that reads runs finds its process gone (`stale_runs`).
+        """
+        canceled = isinstance(exc, KeyboardInterrupt)
+        if isinstance(exc, RunTerminated):
+            reason = "terminated (SIGTERM)"
+        elif canceled:
+            reason = "interrupted"
+        else:
+            reason = self.failure or f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        try:
+            self._mark_failed(recorder, run, reason, canceled)
+            return
+        except Exception:
+            pass
+        try:
+            from ml_metadata.metadata_store import metadata_store
+
+            config = self.stack.metadata_store.connection_config()
+            fresh = MetadataRecorder(metadata_store.MetadataStore(config), self.stack.metadata_store.address)
+            self._mark_failed(fresh, run, reason, canceled)
+        except Exception as again:
+            logger.warning(
+                "could not record run %s as failed (%s); the next command reading runs will",
+                self.run_id,
+                str(again).splitlines()[0] if str(again) else type(again).__name__,
+            )
+
+    def _mark_failed(self, recorder: MetadataRecorder, run: RunRecord, reason: str, canceled: bool) -> None:
+        for state in self._running.values():
+            recorder.fail_step(run, state.execution, reason, canceled=canceled)
+        recorder.finish_run(run, failed=True, error=reason)
 
     def _schedule(self, recorder: MetadataRecorder, run: RunRecord) -> None:
         pending = list(self.graph.steps)
@@ -192,11 +263,12 @@ class LocalRun:
         return False
 
     def _outputs_exist(self, spec: StepSpec, outputs: dict[str, pb.Artifact]) -> bool:
-        if set(outputs) != {out.name for out in spec.outputs}:
-            return False
-        if all(self.stack.artifact_store.exists(a.uri) for a in outputs.values()):
+        """A cache hit needs every output whole in this stack's artifact store."""
+        uris = {name: artifact.uri for name, artifact in outputs.items()}
+        reason = cache_miss_reason(self.stack.artifact_store, spec, uris)
+        if reason is None:
             return True
-        logger.warning("  cache of %s skipped: its artifacts were deleted from the store", spec.name)
+        logger.warning("  cache of %s skipped: %s", spec.name, reason)
         return False
 
     def _work(
@@ -204,17 +276,24 @@ class LocalRun:
     ) -> list[WrittenOutput]:
         """Runs on a worker thread: stage inputs, run the step, publish output folders."""
         store = self.stack.artifact_store
-        with ExitStack() as stack:
-            loaded = {}
-            for name, artifact in inputs.items():
-                path: Path = stack.enter_context(store.reading(artifact.uri))
-                loaded[name] = InputArtifact(
-                    path=path,
-                    materializer=str(get_value(artifact.custom_properties, "materializer")),
-                    data_type=resolve_type(str(get_value(artifact.custom_properties, "data_type"))),
-                )
-            dirs = {name: stack.enter_context(store.writing(uri)) for name, uri in uris.items()}
-            return run_step(self.definitions[spec.name], spec, loaded, dirs)
+        try:
+            with ExitStack() as stack:
+                loaded = {}
+                for name, artifact in inputs.items():
+                    path: Path = stack.enter_context(store.reading(artifact.uri))
+                    loaded[name] = InputArtifact(
+                        path=path,
+                        materializer=str(get_value(artifact.custom_properties, "materializer")),
+                        data_type=resolve_type(str(get_value(artifact.custom_properties, "data_type"))),
+                    )
+                dirs = {name: stack.enter_context(store.writing(uri)) for name, uri in uris.items()}
+                return run_step(self.definitions[spec.name], spec, loaded, dirs)
+        except OSError as exc:  # a full disk, a read-only folder, a file where a folder goes
+            where = exc.filename or store.root_uri
+            cause = exc.strerror or type(exc).__name__
+            raise ZenMLKFError(
+                f"step '{spec.name}': artifact store '{store.name}' cannot access {where} ({cause})"
+            ) from None
 
     def _finish(
         self,
