@@ -84,6 +84,17 @@ class _GuardedStore:
         return call
 
 
+ERROR_LIMIT = 2000
+
+
+def recorded_error(error: str) -> str:
+    """An error as a run records it: a step's exception text can run to megabytes; the
+    step's log keeps it whole."""
+    if len(error) <= ERROR_LIMIT:
+        return error
+    return error[: ERROR_LIMIT - 40] + " ... (cut; the step's log has it whole)"
+
+
 class MetadataRecorder:
     def __init__(self, store: MetadataStore, where: str = "") -> None:
         """`where`: the store's address (a file, a server), named in error messages."""
@@ -181,7 +192,7 @@ class MetadataRecorder:
         run.dag_execution.last_known_state = pb_.Execution.FAILED if failed else pb_.Execution.COMPLETE
         set_value(run.dag_execution.custom_properties, "finished_at", time.time())
         if error:
-            set_value(run.dag_execution.custom_properties, "error", error)
+            set_value(run.dag_execution.custom_properties, "error", recorded_error(error))
         self._store.put_execution(run.dag_execution, [], self._contexts(run))
 
     def start_step(self, run: RunRecord, task_name: str, properties: dict[str, Any]) -> pb.Execution:
@@ -265,7 +276,7 @@ class MetadataRecorder:
         state = self._pb.Execution.CANCELED if canceled else self._pb.Execution.FAILED
         execution.last_known_state = state
         set_value(execution.custom_properties, "finished_at", time.time())
-        set_value(execution.custom_properties, "error", error)
+        set_value(execution.custom_properties, "error", recorded_error(error))
         self._store.put_execution(execution, [], self._contexts(run))
 
     def _put(

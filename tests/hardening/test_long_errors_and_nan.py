@@ -1,0 +1,82 @@
+"""A step's huge exception message and non-finite parameters: the CLI stays one line, the
+run record stays small, and reading runs back keeps working."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git_init, run_cli
+
+SOURCE = """
+from zenml_kf import BaseStepConfig, pipeline, step
+
+
+class Rate(BaseStepConfig):
+    rate: float = 0.5
+
+
+@step
+def shout() -> int:
+    raise ValueError("x" * 100_000 + " END")
+
+
+@step
+def scaled(config: Rate) -> float:
+    return config.rate * 2
+
+
+@pipeline
+def loud(shout):
+    shout()
+
+
+@pipeline
+def rated(scaled):
+    scaled()
+
+
+loud_p = loud(shout=shout())
+rated_p = rated(scaled=scaled())
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    root.mkdir()
+    git_init(root)
+    assert run_cli("init", cwd=root).code == 0
+    (root / "flows.py").write_text(SOURCE)
+    return root
+
+
+def test_a_huge_exception_message_is_cut_in_the_error_and_the_record(project: Path) -> None:
+    from zenml_kf import Repository
+
+    result = run_cli("run", "flows.py:loud_p", cwd=project)
+    assert result.code == 1, result
+    last = result.err.strip().splitlines()[-1]
+    assert last.startswith("Error: step 'shout' raised ValueError") and len(last) <= 1010
+    assert "x" * 100_000 + " END" in result.err  # the step's log (its traceback) has it whole
+    step = Repository(project).get_pipeline("loud").runs[-1].get_step("shout")
+    assert step.error.endswith("(cut; the step's log has it whole)") and len(step.error) <= 2000
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_non_finite_parameters_run_and_read_back(project: Path, value: str) -> None:
+    from zenml_kf import Repository
+
+    (project / "cfg.yaml").write_text(f"steps: {{scaled: {{parameters: {{rate: {value}}}}}}}\n")
+    result = run_cli("run", "flows.py:rated_p", "--config", "cfg.yaml", cwd=project)
+    assert result.code == 0, result
+    listed = run_cli("runs", "list", cwd=project)
+    assert listed.code == 0 and "rated" in listed.out, listed
+    run = Repository(project).get_pipeline("rated").runs[-1]
+    rate = run.get_step("scaled").parameters["rate"]
+    expected = float(value.replace(".", "", 1))
+    assert (math.isnan(rate) and math.isnan(expected)) or rate == expected
+    output = run.get_step("scaled").output.read()
+    assert (math.isnan(output) and math.isnan(expected)) or output == expected * 2
