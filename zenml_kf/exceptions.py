@@ -38,6 +38,10 @@ class MetadataStoreError(ZenMLKFError):
     """The metadata store cannot be reached or holds nothing for the request."""
 
 
+class NothingRecordedError(MetadataStoreError):
+    """The stack's metadata store does not exist yet (or was deleted): no run to read."""
+
+
 class SourceError(ZenMLKFError):
     """A `module:attr` or `file.py:attr` reference cannot be loaded."""
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from zenml_kf.exceptions import RepositoryError, StackError
+from zenml_kf.exceptions import NothingRecordedError, RepositoryError, StackError
 from zenml_kf.git_state import git_toplevel
 from zenml_kf.names import check_name
 from zenml_kf.stack.flavors import FlavorRegistry
@@ -381,6 +381,9 @@ class Repository:
         from zenml_kf.metadata.views import MetadataReader
 
         resolved = self.get_stack(stack)
+        missing = resolved.metadata_store.missing()
+        if missing is not None:
+            raise NothingRecordedError(f"no runs to read on stack '{resolved.name}': {missing}")
         reap_stale_runs(resolved.metadata_store.store)  # runs of killed processes become FAILED
         sources = getattr(resolved.orchestrator, "run_sources", None)
         if sources is None:

@@ -80,3 +80,19 @@ def test_non_finite_parameters_run_and_read_back(project: Path, value: str) -> N
     assert (math.isnan(rate) and math.isnan(expected)) or rate == expected
     output = run.get_step("scaled").output.read()
     assert (math.isnan(output) and math.isnan(expected)) or output == expected * 2
+
+
+def test_a_deleted_metadata_file_is_reported_not_recreated(project: Path) -> None:
+    from zenml_kf import Repository
+    from zenml_kf.exceptions import NothingRecordedError
+
+    assert run_cli("run", "flows.py:rated_p", cwd=project).code == 0
+    db = project / ".zen" / "local_stores" / "metadata.db"
+    db.unlink()
+    listed = run_cli("runs", "list", cwd=project)
+    said = " ".join(listed.out.split())  # the console wraps long lines
+    assert listed.code == 0 and "does not exist" in said and "deleted" in said, listed
+    assert not db.exists()  # reading did not create an empty store
+    with pytest.raises(NothingRecordedError, match="does not exist"):
+        Repository(project).get_pipeline("rated")
+    assert not db.exists()

@@ -43,7 +43,13 @@ def list_runs(
 
         list_kfp_runs(orchestrator.connect(), pipeline)
         return
-    runs = repo.metadata(stack).runs(pipeline)
+    from zenml_kf.exceptions import NothingRecordedError
+
+    try:
+        runs = repo.metadata(stack).runs(pipeline)
+    except NothingRecordedError as exc:
+        echo(f"No runs yet ({exc}); start one with 'zenml run path/to/file.py:pipeline'.")
+        return
     rows = []
     for run in runs:
         steps = run.steps.values()

@@ -28,6 +28,11 @@ class BaseMetadataStore(StackComponent):
     def unreachable_hint(self) -> str:
         return "check the metadata store settings with 'zenml metadata-store describe'"
 
+    def missing(self) -> str | None:
+        """Why there is nothing to read (a store that does not exist), or None. Reading must
+        not create a store: a deleted one would silently come back empty."""
+        return None
+
     @functools.cached_property
     def store(self) -> MetadataStore:
         from ml_metadata import errors

@@ -33,6 +33,14 @@ class SQLiteMetadataStore(BaseMetadataStore):
     def unreachable_hint(self) -> str:
         return f"make sure {self.path.parent} exists and is writable"
 
+    def missing(self) -> str | None:
+        if self.path.exists():
+            return None
+        blocked = any(p.exists() and not p.is_dir() for p in self.path.parents)
+        if blocked:  # a file where a folder should be: opening says so, with the path
+            return None
+        return f"{self.path} does not exist: nothing has run on this stack yet, or the file was deleted"
+
     def connection_config(self) -> Any:
         from ml_metadata.proto import metadata_store_pb2
 
