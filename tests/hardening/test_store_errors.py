@@ -74,7 +74,7 @@ def test_sqlite_under_a_file(project: Project) -> None:
 def test_full_disk_while_recording(project: Project) -> None:
     """RLIMIT_FSIZE stops even root from growing metadata.db: a full disk, as MLMD sees it."""
     (project.root / "store_pipeline.py").write_text(PIPELINE)
-    project.ok("runs", "list")  # creates the store
+    assert project.repository().get_stack().metadata_store.store is not None  # opening creates it
     db = project.root / ".zen" / "local_stores" / "metadata.db"
     limit = db.stat().st_size + 8192
 
@@ -98,3 +98,48 @@ def test_full_disk_while_recording(project: Project) -> None:
     assert "disk I/O error" in lines[0] and len(lines[0]) < 400
     _no_running(project)
     assert Path(db).exists()
+
+
+BIG_OUTPUT = """
+from zenml_kf import pipeline, step
+
+
+@step
+def big() -> bytes:
+    return b"x" * (4 << 20)
+
+
+@pipeline
+def bigger(big):
+    big()
+
+
+p = bigger(big())
+"""
+
+
+def test_full_disk_while_writing_an_artifact(project: Project) -> None:
+    """The disk fills while a materializer writes: one line naming the file, run failed."""
+    (project.root / "big_pipeline.py").write_text(BIG_OUTPUT)
+    assert project.repository().get_stack().metadata_store.store is not None
+    db = project.root / ".zen" / "local_stores" / "metadata.db"
+    limit = db.stat().st_size + (1 << 20)  # room for the records, not for a 4 MiB artifact
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run(
+        [ZENML, "run", "big_pipeline.py:p"],
+        cwd=project.root,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limited,
+    )
+    assert proc.returncode == 1, proc
+    [line] = _error_lines(proc.stderr)
+    assert "output 'output' of step 'big' could not be written to" in line and "File too large" in line, line
+    assert "materializer" not in line  # not the materializer's fault
+    _no_running(project)

@@ -118,6 +118,12 @@ def run_step(
             metadata = materializer.extract_metadata(value)
         except ZenMLKFError:
             raise
+        except OSError as exc:  # the disk or the folder, not the materializer
+            raise MaterializerError(
+                f"output '{out.name}' of step '{spec.name}' could not be written to "
+                f"{exc.filename or output_dirs[out.name]} ({exc.strerror or exc}); free space or "
+                "fix the artifact store's folder"
+            ) from None
         except Exception as exc:
             raise StepInterfaceError(
                 f"output '{out.name}' of step '{spec.name}' could not be written by "
