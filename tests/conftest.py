@@ -28,6 +28,17 @@ def git_init(path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(path)], check=True)
 
 
+def new_project(parent: Path, files: dict[str, str] | None = None) -> Path:
+    """A fresh git repository with `zenml init` done through the CLI, and `files` in it."""
+    root = parent / "project"
+    root.mkdir()
+    git_init(root)
+    assert run_cli("init", cwd=root).code == 0
+    for name, text in (files or {}).items():
+        (root / name).write_text(text)
+    return root
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):

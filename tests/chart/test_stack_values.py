@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import CLIResult, assert_clean_error, git_init, run_cli
+from tests.conftest import CLIResult, assert_clean_error, new_project, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "zenml-kf-stack"
@@ -28,11 +28,7 @@ def helm() -> Path:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    root.mkdir()
-    git_init(root)
-    assert run_cli("init", cwd=root).code == 0
-    return root
+    return new_project(tmp_path)
 
 
 def ok(root: Path, *args: str, env: dict[str, str] | None = None) -> CLIResult:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git_init, run_cli
+from tests.conftest import new_project, run_cli
 
 PIPELINE = textwrap.dedent(
     """
@@ -200,18 +200,14 @@ CASES = {
     ),
     "newer registry version": Case(("stack", "list"), "newer zenml-kf", setup=(("__version__", "99"),)),
     "binary registry": Case(("stack", "list"), "is not text", setup=(("__binary__",),)),
-    "describe an unknown run": Case(("runs", "describe", "nope"), "no run 'nope'"),
+    "describe a run before any ran": Case(("runs", "describe", "nope"), "no runs to read on stack 'default'"),
+    "describe an unknown run": Case(("runs", "describe", "nope"), "no run 'nope'", setup=(("__run__",),)),
 }
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    root.mkdir()
-    git_init(root)
-    assert run_cli("init", cwd=root).code == 0
-    (root / "pipe.py").write_text(PIPELINE)
-    return root
+    return new_project(tmp_path, {"pipe.py": PIPELINE})
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -227,6 +223,8 @@ def test_bad_input_is_one_line_with_a_non_zero_exit(project: Path, name: str) ->
             registry.write_text(registry.read_text().replace("version: 1", f"version: {step[1]}"))
         elif step[0] == "__binary__":
             registry.write_bytes(b"\xff\xfe\x00garbage")
+        elif step[0] == "__run__":
+            assert run_cli("run", "pipe.py:p", cwd=project).code == 0
     before = registry.read_bytes()
     result = run_cli(*case.args, cwd=project)
     assert result.code == case.code, result

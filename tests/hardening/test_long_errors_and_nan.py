@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git_init, run_cli
+from tests.conftest import new_project, run_cli
 
 SOURCE = """
 from zenml_kf import BaseStepConfig, pipeline, step
@@ -45,12 +45,7 @@ rated_p = rated(scaled=scaled())
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    root.mkdir()
-    git_init(root)
-    assert run_cli("init", cwd=root).code == 0
-    (root / "flows.py").write_text(SOURCE)
-    return root
+    return new_project(tmp_path, {"flows.py": SOURCE})
 
 
 def test_a_huge_exception_message_is_cut_in_the_error_and_the_record(project: Path) -> None:
