@@ -387,10 +387,14 @@ class Repository:
         reap_stale_runs(resolved.metadata_store.store)  # runs of killed processes become FAILED
         sources = getattr(resolved.orchestrator, "run_sources", None)
         if sources is None:
-            return MetadataReader(resolved.metadata_store.store, resolved.artifact_store)
+            return MetadataReader(resolved.metadata_store.store, resolved.artifact_store, code_root=self.root)
         kfp = sources()  # a kubeflow stack: the KFP API knows run states and graphs
         return MetadataReader(
-            resolved.metadata_store.store, resolved.artifact_store, kfp.run_status, kfp.graph_for_run
+            resolved.metadata_store.store,
+            resolved.artifact_store,
+            kfp.run_status,
+            kfp.graph_for_run,
+            code_root=self.root,
         )
 
     def get_pipelines(self, stack: str | None = None) -> list[PipelineView]:

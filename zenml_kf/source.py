@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,22 @@ def load_source(source: str) -> Any:
                 f"module '{module_name}' has no attribute '{qualname}'; check the name in '{source}'"
             ) from None
     return obj
+
+
+@contextmanager
+def code_root_on_path(root: Path | None) -> Iterator[None]:
+    """`root` first on sys.path while user code (a materializer, a data type) is imported from
+    it, as it is under `zenml run`: reading an artifact must not depend on the current folder."""
+    entry = str(root) if root is not None else None
+    if entry is None or entry in sys.path:
+        yield
+        return
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        if entry in sys.path:
+            sys.path.remove(entry)
 
 
 def load_target(target: str, root: Path | None = None) -> Any:

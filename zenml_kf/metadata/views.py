@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zenml_kf.exceptions import MetadataStoreError
@@ -100,6 +101,7 @@ class _Reader:
         artifact_store: BaseArtifactStore,
         run_status: RunStatusSource | None = None,
         graph_for_run: GraphSource | None = None,
+        code_root: Path | None = None,
     ) -> None:
         from ml_metadata.proto import metadata_store_pb2
 
@@ -108,6 +110,7 @@ class _Reader:
         self.pb = metadata_store_pb2
         self.run_status = run_status
         self.graph_for_run = graph_for_run
+        self.code_root = code_root
 
 
 class ArtifactView:
@@ -139,12 +142,27 @@ class ArtifactView:
         self.metadata: dict[str, Any] = props
 
     def read(self) -> Any:
-        """Load the artifact's value with the materializer that wrote it."""
-        from zenml_kf.materializers.registry import load_materializer
+        """Load the artifact's value with the materializer that wrote it.
 
-        materializer = load_materializer(self.materializer)
+        The repository's code root is on the import path meanwhile, so a materializer or a
+        data type from the user's code loads whatever the current folder is.
+        """
+        from zenml_kf.exceptions import MaterializerError, SourceError
+        from zenml_kf.materializers.registry import load_materializer
+        from zenml_kf.source import code_root_on_path
+
+        with code_root_on_path(self._reader.code_root):
+            try:
+                materializer = load_materializer(self.materializer)
+            except SourceError as exc:
+                raise MaterializerError(
+                    f"artifact '{self.name}' was written by {self.materializer}, which cannot be "
+                    f"imported here ({exc}); read it from the repository whose code wrote it, or "
+                    "install that code"
+                ) from exc
+            data_type = resolve_type(self.data_type)
         with self._reader.artifact_store.reading(self.uri) as path:
-            return materializer.load(path, resolve_type(self.data_type))
+            return materializer.load(path, data_type)
 
     @functools.cached_property
     def producer_step(self) -> StepView:
@@ -460,6 +478,7 @@ class MetadataReader:
         artifact_store: BaseArtifactStore,
         run_status: RunStatusSource | None = None,
         graph_for_run: GraphSource | None = None,
+        code_root: Path | None = None,
     ) -> None:
         """Read runs from `store`, their artifacts through `artifact_store`.
 
@@ -469,9 +488,10 @@ class MetadataReader:
         the pipeline graph the run was compiled from (e.g. `kfp_records.graph_from_ir` on
         the pipeline spec KFP keeps with the run), which keys steps by their Python names,
         types their parameters and names the readers of metrics artifacts. Both are asked
-        lazily, at most once per run view; errors they raise propagate.
+        lazily, at most once per run view; errors they raise propagate. `code_root` (the
+        repository's root) is where user-defined materializers and types are imported from.
         """
-        self._reader = _Reader(store, artifact_store, run_status, graph_for_run)
+        self._reader = _Reader(store, artifact_store, run_status, graph_for_run, code_root)
 
     def pipelines(self) -> list[PipelineView]:
         contexts = self._reader.store.get_contexts_by_type(PIPELINE_CONTEXT)
