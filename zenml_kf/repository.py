@@ -379,16 +379,17 @@ class Repository:
     def metadata(self, stack: str | None = None) -> MetadataReader:
         from zenml_kf.metadata.stale_runs import reap_stale_runs
         from zenml_kf.metadata.views import MetadataReader
+        from zenml_kf.orchestrators.kubeflow import as_kubeflow
 
         resolved = self.get_stack(stack)
         missing = resolved.metadata_store.missing()
         if missing is not None:
             raise NothingRecordedError(f"no runs to read on stack '{resolved.name}': {missing}")
         reap_stale_runs(resolved.metadata_store.store)  # runs of killed processes become FAILED
-        sources = getattr(resolved.orchestrator, "run_sources", None)
-        if sources is None:
+        kubeflow = as_kubeflow(resolved.orchestrator)
+        if kubeflow is None:
             return MetadataReader(resolved.metadata_store.store, resolved.artifact_store, code_root=self.root)
-        kfp = sources()  # a kubeflow stack: the KFP API knows run states and graphs
+        kfp = kubeflow.run_sources()  # a kubeflow stack: the KFP API knows run states and graphs
         return MetadataReader(
             resolved.metadata_store.store,
             resolved.artifact_store,

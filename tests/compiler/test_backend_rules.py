@@ -70,7 +70,7 @@ def test_task_keys_are_the_task_names_and_the_step_names_stay_visible(compile_fl
     assert load.description == "output 'output' of step 'load_data': Four readings, one of them missing."
 
 
-def test_descriptions_reach_the_ir(digits, compile_flow) -> None:
+def test_descriptions_reach_the_ir(digits) -> None:
     _, compiled = digits
     assert compiled.spec.pipeline_info.description.startswith("Train an SVM on scikit-learn's digits")
     params = compiled.spec.root.input_definitions.parameters

@@ -15,7 +15,7 @@ from tests.kubeflow.kfp_api_server import KFPServer
 from tests.kubeflow_readback import launcher_mlmd as kfp
 from tests.kubeflow_readback.conftest import PREFIX, Compiled, new_bucket
 from tests.remote import remote_servers as rs
-from tests.remote.conftest import Project, unique
+from tests.remote.conftest import Bucket, Project, unique
 
 
 @pytest.fixture
@@ -65,21 +65,7 @@ def test_run_state_and_step_names_come_from_the_kfp_api(
         endpoint=moto_server.endpoint,
     )
 
-    name = unique("kf")
-    project.ok(
-        "metadata-store",
-        "register",
-        name,
-        "--flavor",
-        "grpc",
-        "--host",
-        rs.HOST,
-        "--port",
-        str(mlmd_server.port),
-    )
-    project.ok("artifact-store", "register", name, *bucket.register_args(PREFIX))
-    project.ok("orchestrator", "register", name, "--flavor", "kubeflow", "--host", kfp_server.url)
-    project.ok("stack", "register", name, "-o", name, "-a", name, "-m", name)
+    name = register_kubeflow_stack(project, "kf", mlmd_server, bucket, kfp_server.url)
 
     run = project.repository().get_run(created.run_id, stack=name)
     assert run.status == ExecutionStatus.FAILED  # from the KFP API, not the steps
@@ -110,29 +96,20 @@ def test_without_the_kfp_api_runs_still_read_from_mlmd(
         f"s3://{bucket.name}/{PREFIX}",
         endpoint=moto_server.endpoint,
     )
-    name = unique("kfdown")
-    project.ok(
-        "metadata-store",
-        "register",
-        name,
-        "--flavor",
-        "grpc",
-        "--host",
-        rs.HOST,
-        "--port",
-        str(mlmd_server.port),
-    )
-    project.ok("artifact-store", "register", name, *bucket.register_args(PREFIX))
-    project.ok(
-        "orchestrator",
-        "register",
-        name,
-        "--flavor",
-        "kubeflow",
-        "--host",
-        f"http://127.0.0.1:{rs.free_port()}",
-    )
-    project.ok("stack", "register", name, "-o", name, "-a", name, "-m", name)
+    unreachable = f"http://127.0.0.1:{rs.free_port()}"
+    name = register_kubeflow_stack(project, "kfdown", mlmd_server, bucket, unreachable)
     run = project.repository().get_run(recorded.run_id, stack=name)
     assert run.status == ExecutionStatus.COMPLETED  # derived from the steps
     assert run.get_step("trainer").status == ExecutionStatus.COMPLETED
+
+
+def register_kubeflow_stack(project: Project, prefix: str, mlmd: rs.Server, bucket: Bucket, host: str) -> str:
+    """A kubeflow stack on the cluster's MLMD (over gRPC) and bucket, as a user registers it."""
+    name = unique(prefix)
+    project.ok(
+        "metadata-store", "register", name, "--flavor", "grpc", "--host", rs.HOST, "--port", str(mlmd.port)
+    )
+    project.ok("artifact-store", "register", name, *bucket.register_args(PREFIX))
+    project.ok("orchestrator", "register", name, "--flavor", "kubeflow", "--host", host)
+    project.ok("stack", "register", name, "-o", name, "-a", name, "-m", name)
+    return name

@@ -72,6 +72,12 @@ class RemoteArtifactStoreConfig(ArtifactStoreConfig):
         self.location()
         return self
 
+    def root_uri(self) -> str:
+        """`<scheme>://<bucket>[/<prefix>]`: where this store's artifacts live."""
+        bucket, prefix = self.location()
+        base = f"{self.SCHEME}://{bucket}"
+        return f"{base}/{prefix}" if prefix else base
+
     def location(self) -> tuple[str, str]:
         """(bucket, prefix) from `path` or `bucket`/`prefix`; prefix has no outer slashes."""
         scheme = f"{self.SCHEME}://"
@@ -104,8 +110,7 @@ class RemoteArtifactStore(BaseArtifactStore):
 
     @property
     def root_uri(self) -> str:
-        base = f"{self.config.SCHEME}://{self.bucket_name}"
-        return f"{base}/{self.prefix}" if self.prefix else base
+        return self.config.root_uri()
 
     @property
     def chunk_bytes(self) -> int:

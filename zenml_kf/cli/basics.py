@@ -101,7 +101,9 @@ def run(
             catchup=catchup,
             max_concurrency=max_concurrency,
         )
-    remote = resolved.orchestrator.flavor == "kubeflow"
+    from zenml_kf.orchestrators.kubeflow import as_kubeflow
+
+    remote = as_kubeflow(resolved.orchestrator) is not None
     if not remote and (image is not None or build is not None or wait is not None):
         from zenml_kf.exceptions import StackError
 

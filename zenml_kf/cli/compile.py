@@ -110,12 +110,12 @@ def compile_command(
     registry, its artifact store as pipeline root, its default step settings.
     """
     from zenml_kf.log import ensure_console_handler
-    from zenml_kf.pipelines.compilation import ImageChoice, compile_pipeline
+    from zenml_kf.pipelines.compilation import ImageChoice, compile_for, stack_for
 
     ensure_console_handler()
     choice = ImageChoice(image=image, build=build, push=push)
     choice.check()  # before importing user code: the cheapest checks first
-    resolved = _stack(stack)
+    resolved = stack_for(stack)
     code_root = _code_root(root)
     pipeline = _load(target, code_root, config)
     choice.options = _options(
@@ -128,12 +128,8 @@ def compile_command(
         base_image,
         index_url,
         ca_bundle,
-        [output],
     )
-    if resolved is None:
-        compiled = compile_pipeline(pipeline, output, choice, log=echo)
-    else:
-        compiled = resolved.orchestrator.compile(pipeline, output, choice, resolved)
+    compiled = compile_for(resolved, pipeline, output, choice)
     graph = compiled.graph
     echo(
         f"Compiled pipeline '{graph.name}' ({len(graph.steps)} steps) to {compiled.path} "
@@ -165,9 +161,10 @@ def image_build_command(
     """Build the step image of a pipeline (tagged by content) and optionally push it."""
     from zenml_kf.images.builder import build_step_image
     from zenml_kf.log import ensure_console_handler
+    from zenml_kf.pipelines.compilation import stack_for
 
     ensure_console_handler()
-    resolved = _stack(stack)
+    resolved = stack_for(stack)
     code_root = _code_root(root)
     pipeline = _load(target, code_root, config)
     _check_sources(pipeline, code_root)
@@ -181,7 +178,6 @@ def image_build_command(
         base_image,
         index_url,
         ca_bundle,
-        [],
     )
     built = build_step_image(options, push=push, log=echo)
     echo(f"Step image for pipeline '{pipeline.name}': {built.reference}")
@@ -213,15 +209,6 @@ def _code_root(root: Path | None) -> Path:
     return default_code_root()
 
 
-def _stack(name: str | None) -> Stack | None:
-    """The stack to compile for; none outside a zenml repository (compiling needs none)."""
-    from zenml_kf.repository import Repository, find_root
-
-    if name is None and find_root(Path.cwd().resolve()) is None:
-        return None
-    return Repository().get_stack(name)
-
-
 def _options(
     code_root: Path,
     stack: Stack | None,
@@ -232,14 +219,14 @@ def _options(
     base_image: str | None,
     index_url: str | None,
     ca_bundle: Path | None,
-    exclude: list[Path],
 ) -> ImageOptions:
     """Image options from the command line, else the stack's orchestrator, else defaults."""
     from zenml_kf.images.builder import DEFAULT_PYTHON_IMAGE, ImageOptions, read_requirements
     from zenml_kf.images.reference import parse_image_reference
+    from zenml_kf.orchestrators.kubeflow import as_kubeflow
 
-    defaults = getattr(stack.orchestrator, "image_options", None) if stack is not None else None
-    fallback = defaults() if defaults is not None else None
+    kubeflow = as_kubeflow(stack.orchestrator) if stack is not None else None
+    fallback = kubeflow.image_options() if kubeflow is not None else None
     repository = repository or (fallback.repository if fallback else "zenml-kf-steps")
     python_image = python_image or (fallback.python_image if fallback else DEFAULT_PYTHON_IMAGE)
     base_image = base_image or (fallback.base_image if fallback else None)
@@ -267,6 +254,5 @@ def _options(
         wheelhouse=wheelhouse.resolve() if wheelhouse else None,
         index_url=index_url,
         ca_bundle=ca_bundle,
-        exclude=[p.resolve() for p in exclude],
         network_mode=None if wheelhouse else "host",
     )

@@ -34,14 +34,15 @@ def list_runs(
 
     On a kubeflow stack: the runs KFP knows, with their state and link in the KFP UI.
     """
+    from zenml_kf.orchestrators.kubeflow import as_kubeflow
     from zenml_kf.repository import Repository
 
     repo = Repository()
-    orchestrator = repo.get_stack(stack).orchestrator
-    if hasattr(orchestrator, "connect"):
+    kubeflow = as_kubeflow(repo.get_stack(stack).orchestrator)
+    if kubeflow is not None:
         from zenml_kf.cli.kubeflow_runs import list_kfp_runs
 
-        list_kfp_runs(orchestrator.connect(), pipeline)
+        list_kfp_runs(kubeflow.connect(), pipeline)
         return
     from zenml_kf.exceptions import NothingRecordedError
 

@@ -26,17 +26,17 @@ IdArgument = Annotated[str, typer.Argument(help="Recurring run id (see 'zenml sc
 def connect(stack: str | None) -> KFPConnection:
     """The KFP connection of a kubeflow stack; other stacks have no recurring runs."""
     from zenml_kf.exceptions import StackError
+    from zenml_kf.orchestrators.kubeflow import as_kubeflow
     from zenml_kf.repository import Repository
 
     resolved = Repository().get_stack(stack)
-    connect_to = getattr(resolved.orchestrator, "connect", None)
-    if connect_to is None:
+    kubeflow = as_kubeflow(resolved.orchestrator)
+    if kubeflow is None:
         raise StackError(
             f"stack '{resolved.name}' runs pipelines on this machine and has no schedules; "
             "pick a kubeflow stack with --stack"
         )
-    connection: KFPConnection = connect_to()
-    return connection
+    return kubeflow.connect()
 
 
 @app.command("list")

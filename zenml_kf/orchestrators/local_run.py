@@ -152,7 +152,8 @@ class LocalRun:
             logger.error("Run %s failed", self.run_id)
             raise StepFailedError(f"{self.failure}; run {self.run_id} is recorded as failed", self.run_id)
         logger.info("Run %s completed in %.2fs", self.run_id, time.perf_counter() - started)
-        return MetadataReader(store, self.stack.artifact_store).run(self.run_id)
+        reader = MetadataReader(store, self.stack.artifact_store, code_root=self.repository.root)
+        return reader.run(self.run_id)
 
     def _record_failure(self, recorder: MetadataRecorder, run: RunRecord, exc: BaseException) -> None:
         """Mark the run FAILED and its running steps failed/canceled, on a new connection if need be.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from zenml_kf.images.builder import ImageOptions
     from zenml_kf.pipelines.graph import PipelineGraph
     from zenml_kf.pipelines.pipeline import Pipeline
+    from zenml_kf.stack.stack import Stack
 
 
 @dataclass
@@ -31,7 +32,6 @@ class ImageChoice:
     build: bool = False
     push: bool = False
     options: ImageOptions | None = None  # how to build or tag it; defaults for the code root
-    exclude: list[Path] = field(default_factory=list)  # compiled YAML never enters the hash
 
     def check(self) -> None:
         if self.image is not None and self.build:
@@ -68,6 +68,25 @@ def default_code_root() -> Path:
     return find_root(cwd) or git_toplevel(cwd) or cwd
 
 
+def stack_for(name: str | None) -> Stack | None:
+    """The stack a pipeline is compiled for: the named or active one; none outside a
+    zenml repository unless one is named (compiling needs no stack)."""
+    from zenml_kf.repository import Repository, find_root
+
+    if name is None and find_root(Path.cwd().resolve()) is None:
+        return None
+    return Repository().get_stack(name)
+
+
+def compile_for(
+    stack: Stack | None, pipeline: Pipeline, output: str | Path, choice: ImageChoice
+) -> CompiledPipeline:
+    """The YAML `stack`'s orchestrator would run (plain without a stack)."""
+    if stack is None:
+        return compile_pipeline(pipeline, output, choice)
+    return stack.orchestrator.compile(pipeline, output, choice, stack)
+
+
 def check_output(output: Path) -> Path:
     """Refuse a path KFP's compiler cannot write before anything is built."""
     if output.suffix not in (".yaml", ".yml"):
@@ -94,7 +113,8 @@ def compile_pipeline(
     choice.check()
     output = check_output(Path(output))
     options = choice.options or ImageOptions(code_root=default_code_root())
-    options.exclude = [*options.exclude, output.resolve(), *choice.exclude]
+    # The YAML written here must not change the tag it names (nor a later build's).
+    options = replace(options, exclude=[*options.exclude, output.resolve()])
     graph = pipeline.graph
     note = None
     image = choice.image

@@ -305,14 +305,9 @@ class Pipeline:
         On a kubeflow stack the YAML uses its image registry, pipeline root and default step
         settings; elsewhere the plain content-tagged image and no pipeline root.
         """
-        from zenml_kf.pipelines.compilation import ImageChoice, compile_pipeline
-        from zenml_kf.repository import Repository, find_root
+        from zenml_kf.pipelines.compilation import ImageChoice, compile_for, stack_for
 
-        choice = ImageChoice(image=image, build=build, push=push)
-        if find_root(Path.cwd().resolve()) is None:
-            return compile_pipeline(self, path, choice)
-        resolved = Repository().get_stack(stack)
-        return resolved.orchestrator.compile(self, path, choice, resolved)
+        return compile_for(stack_for(stack), self, path, ImageChoice(image=image, build=build, push=push))
 
     def __repr__(self) -> str:
         return f"<pipeline {self.name} with steps {', '.join(self.calls)}>"

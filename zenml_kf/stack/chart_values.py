@@ -86,7 +86,7 @@ def values_for(doc: StackDoc, s3_secret: tuple[str, str, str] | None = None) -> 
         },
     }
     s = store.config
-    root = _root_uri(store)
+    root = _root_uri(store) if store.flavor in ("s3", "gcp") else ""
     if store.flavor == "s3":
         endpoint = urlsplit(s["endpoint_url"]) if s.get("endpoint_url") else None
         values["artifactStore"] = {
@@ -135,12 +135,12 @@ def parse_secret_ref(text: str) -> tuple[str, str, str]:
 
 
 def _root_uri(store: ComponentEntry) -> str:
-    config = store.config
-    if config.get("path"):
-        return str(config["path"]).rstrip("/")
-    scheme = "s3" if store.flavor == "s3" else "gs"
-    prefix = str(config.get("prefix", "")).strip("/")
-    return f"{scheme}://{config.get('bucket', '')}" + (f"/{prefix}" if prefix else "")
+    """The store's root as its own config computes it (stored settings, no env overrides)."""
+    from zenml_kf.stack.flavors import FlavorRegistry
+
+    config_class = FlavorRegistry().get(ComponentType.ARTIFACT_STORE, store.flavor).config_class()
+    root: str = config_class.model_validate(store.config).root_uri()
+    return root
 
 
 # --- values / ConfigMap -> stack ---------------------------------------------------------

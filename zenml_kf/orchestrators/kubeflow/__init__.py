@@ -5,3 +5,19 @@
 for a run, and `orchestrator` ties them to the stack. kfp is imported only when a run is
 compiled or submitted.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from zenml_kf.orchestrators.base import BaseOrchestrator
+    from zenml_kf.orchestrators.kubeflow.orchestrator import KubeflowOrchestrator
+
+
+def as_kubeflow(orchestrator: BaseOrchestrator) -> KubeflowOrchestrator | None:
+    """The orchestrator when it submits to KFP (what `runs list`, `schedules`, compiling
+    and reading cluster runs ask), else None."""
+    from zenml_kf.orchestrators.kubeflow.orchestrator import KubeflowOrchestrator
+
+    return orchestrator if isinstance(orchestrator, KubeflowOrchestrator) else None

@@ -153,6 +153,7 @@ class KubeflowOrchestrator(BaseOrchestrator):
         only named (it must be in the registry already).
         """
         from zenml_kf.orchestrators.kubeflow import submit
+        from zenml_kf.orchestrators.run_ids import new_run_id
         from zenml_kf.pipelines.compilation import ImageChoice
 
         self.check(stack)
@@ -171,7 +172,7 @@ class KubeflowOrchestrator(BaseOrchestrator):
         graph = compiled.graph
         experiment = self.config.experiment or graph.name
         request = submit.RunRequest(
-            name=_run_name(graph.name),
+            name=schedule.name if schedule is not None and schedule.name else new_run_id(graph.name),
             description=_description(graph.name, repository),
             parameters=submit.run_parameters(compiled),
             pipeline_root=stack.artifact_store.root_uri,
@@ -179,8 +180,6 @@ class KubeflowOrchestrator(BaseOrchestrator):
             service_account=self.config.service_account,
         )
         if schedule is not None:
-            if schedule.name:
-                request = submit.RunRequest(**{**request.__dict__, "name": schedule.name})
             created = submit.create_recurring_run(connection, version, request, schedule)
             rid = str(created.recurring_run_id)
             return ScheduledRun(rid, request.name, connection.ui_url(f"recurringrun/details/{rid}"), version)
@@ -200,12 +199,6 @@ class KubeflowOrchestrator(BaseOrchestrator):
         if wait if wait is not None else self.config.wait:
             handle.wait(report=log)
         return handle
-
-
-def _run_name(pipeline_name: str) -> str:
-    from zenml_kf.orchestrators.run_ids import new_run_id
-
-    return new_run_id(pipeline_name)
 
 
 def _description(pipeline_name: str, repository: Repository) -> str:
