@@ -271,29 +271,44 @@ class Repository:
     def register_stack(
         self,
         name: str,
-        orchestrator: str,
-        artifact_store: str,
-        metadata_store: str,
+        orchestrator: str | None = None,
+        artifact_store: str | None = None,
+        metadata_store: str | None = None,
         set_active: bool = False,
         new_components: dict[ComponentType, tuple[str, dict[str, Any]]] | None = None,
     ) -> list[str]:
         """Register a stack, in one write of the registry.
 
-        A component name that is not registered but is a flavor (`--orchestrator
-        kubeflow`) registers a component of that name and flavor from its
-        `ZENML_KF_<TYPE>_*` environment variables and defaults; `new_components` gives the
-        (flavor, settings) of components to register with it. Returns a note for each.
+        A component not given is the one named `default` that `zenml init` registers, so
+        `register alt -a bucket` swaps only the artifact store. A component name that is
+        not registered but is a flavor (`--orchestrator kubeflow`) registers a component of
+        that name and flavor from its `ZENML_KF_<TYPE>_*` environment variables and
+        defaults; `new_components` gives the (flavor, settings) of components to register
+        with it. Returns a note for each.
         """
         from zenml_kf.stack.validation import check_stack
 
         check_name(name, "stack name", StackError)
         if name in self.config.stacks:
             raise StackError(f"a stack named '{name}' already exists; pick another name or delete it")
-        entry = StackEntry(
-            orchestrator=orchestrator, artifact_store=artifact_store, metadata_store=metadata_store
-        )
-        updated = self.config.model_copy(deep=True)
+        given = {
+            ComponentType.ORCHESTRATOR: orchestrator,
+            ComponentType.ARTIFACT_STORE: artifact_store,
+            ComponentType.METADATA_STORE: metadata_store,
+        }
         notes = []
+        for type_, component in given.items():
+            if component is not None:
+                continue
+            if DEFAULT not in self.config.components(type_):
+                raise StackError(
+                    f"no {type_.label} given and none named '{DEFAULT}' is registered; "
+                    f"name one with --{type_.cli_name}"
+                )
+            given[type_] = DEFAULT
+            notes.append(f"took the {type_.label} '{DEFAULT}' (none given)")
+        entry = StackEntry(**{type_.value: component for type_, component in given.items()})
+        updated = self.config.model_copy(deep=True)
         for type_ in ComponentType:
             component = entry.component(type_)
             if component in updated.components(type_):

@@ -21,18 +21,28 @@ app = typer.Typer(
 def register(
     name: Annotated[str, typer.Argument(help="Name of the new stack.")],
     orchestrator: Annotated[
-        str, typer.Option("--orchestrator", "-o", help="Registered orchestrator, or a flavor (kubeflow).")
-    ],
+        str | None,
+        typer.Option(
+            "--orchestrator", "-o", help="Registered orchestrator, or a flavor (kubeflow). [default: default]"
+        ),
+    ] = None,
     artifact_store: Annotated[
-        str, typer.Option("--artifact-store", "-a", help="Registered artifact store, or a flavor.")
-    ],
+        str | None,
+        typer.Option(
+            "--artifact-store", "-a", help="Registered artifact store, or a flavor. [default: default]"
+        ),
+    ] = None,
     metadata_store: Annotated[
-        str, typer.Option("--metadata-store", "-m", help="Registered metadata store, or a flavor.")
-    ],
+        str | None,
+        typer.Option(
+            "--metadata-store", "-m", help="Registered metadata store, or a flavor. [default: default]"
+        ),
+    ] = None,
     set_active: Annotated[bool, typer.Option("--set", help="Make it the active stack.")] = False,
 ) -> None:
     """Register a stack from registered components.
 
+    A component not given is the one named 'default' (the local one `zenml init` made).
     A name that is not a registered component but a flavor (e.g. --orchestrator kubeflow)
     registers a component of that name from its ZENML_KF_<TYPE>_<SETTING> variables.
     A Kubeflow stack needs a bucket artifact store and a shared metadata store.
@@ -41,7 +51,7 @@ def register(
 
     repo = Repository()
     for note in repo.register_stack(name, orchestrator, artifact_store, metadata_store, set_active):
-        echo(f"Also {note}.")
+        echo(f"{note[:1].upper()}{note[1:]}.")
     echo(f"Registered stack '{name}'{' and made it active' if set_active else ''}.")
 
 
