@@ -21,14 +21,13 @@ def load_pipeline(target: str, root: Path) -> Pipeline:
     except ZenMLKFError:
         raise
     except (Exception, SystemExit) as exc:  # the user's module raised (or exited) while imported
-        import traceback
+        from zenml_kf.error_location import describe_error, user_location
 
-        frames = traceback.extract_tb(exc.__traceback__)
-        where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+        location = user_location(exc, root)
+        where = f" at {location}" if location else ""
         raise SourceError(
-            f"importing '{target}' failed with {type(exc).__name__}: {exc}{where}; "
-            "fix the module so it imports"
-        ) from None
+            f"importing '{target}' failed with {describe_error(exc)}{where}; fix the module so it imports"
+        ) from exc
     if isinstance(obj, PipelineDefinition):
         raise SourceError(
             f"'{target}' is the pipeline function '{obj.name}', not a pipeline instance; "
