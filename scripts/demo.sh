@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job end to end on the default local stack: compile the digits example to
 # Kubeflow Pipelines v2 YAML, run it, run it again (every step cached), and show what
-# ML Metadata recorded.
+# ML Metadata recorded. Run twice, the first run may itself be cached by an earlier demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,11 +11,11 @@ example=examples/digits/pipeline.py:digits_pipeline_run
 echo "== Compile to KFP v2 YAML: one container per step"
 zenml compile "$example" -o out/digits_pipeline.yaml
 echo
-echo "== First run: every step executes"
+echo "== Run the pipeline (steps whose inputs are unchanged come from the cache)"
 zenml run "$example"
 echo
-echo "== Second run: every step comes from the cache"
+echo "== Run it again: nothing changed, so every step comes from the cache"
 zenml run "$example"
 echo
-echo "== Runs recorded in ML Metadata (.zen/local_stores/metadata.db)"
-zenml runs list --pipeline digits_pipeline
+echo "== The latest runs recorded in ML Metadata (.zen/local_stores/metadata.db)"
+zenml runs list --pipeline digits_pipeline --limit 5

@@ -160,11 +160,11 @@ def test_run_describe_and_list_runs(project: Path) -> None:
     assert second.code == 0 and "scale cached" in second.err
     listing = run_cli("runs", "list", "--pipeline", "demo", cwd=project)
     assert listing.code == 0 and listing.out.count("demo-") == 2
-    assert "2 (2 cached)" in listing.out
+    assert listing.out.splitlines()[-1].split()[-2:] == ["2", "2"]  # steps, cached
     run_id = next(w for w in listing.out.split() if w.startswith("demo-"))
     described = run_cli("runs", "describe", run_id, cwd=project)
     assert described.code == 0, described
-    for fragment in ("scale", "factor=2", "BuiltInMaterializer", "output: int", "completed"):
+    for fragment in ("scale", "factor=2", "scale/output", "int", "completed"):
         assert fragment in described.out
     assert_clean_error(run_cli("runs", "describe", "nope", cwd=project), "no run 'nope'")
     assert_clean_error(
@@ -207,7 +207,7 @@ def test_bad_config_files(project: Path, content: str, fragments: list[str]) -> 
         ("missing.py:p", ["file 'missing.py' does not exist"]),
         ("pipe.py:nope", ["defines no attribute 'nope'"]),
         ("pipe.py", ["names no attribute"]),
-        ("pipe.py:not_a_pipeline", ["is a int, not a pipeline instance"]),
+        ("pipe.py:not_a_pipeline", ["is an int, not a pipeline instance"]),
         ("pipe.py:demo", ["is the pipeline function 'demo', not a pipeline instance"]),
         ("no_such_module:p", ["cannot import module 'no_such_module'"]),
     ],
@@ -263,9 +263,7 @@ def test_component_and_stack_lifecycle(project: Path, tmp_path: Path) -> None:
     assert reg.code == 0, reg
     assert run_cli("stack", "set", "alt", cwd=project).code == 0
     stacks = run_cli("stack", "list", cwd=project).out
-    assert any(
-        line.split("│")[1].strip() == "*" and "alt" in line for line in stacks.splitlines() if "│" in line
-    )
+    assert any(line.split()[:2] == ["*", "alt"] for line in stacks.splitlines())
     assert "shared" in run_cli("stack", "describe", cwd=project).out
     assert run_cli("run", "pipe.py:p", cwd=project).code == 0
     assert (store / "demo").is_dir()

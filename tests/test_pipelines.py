@@ -144,7 +144,7 @@ def test_pipeline_argument_that_is_not_a_step_instance() -> None:
         match=r"is the step 'source' itself; pass an instance: src=source\(\)",
     ):
         three(src=source, sc=scale(), comb=combine())
-    with pytest.raises(PipelineInterfaceError, match="is a int, not a step instance"):
+    with pytest.raises(PipelineInterfaceError, match="is an int, not a step instance"):
         three(src=3, sc=scale(), comb=combine())
     with pytest.raises(PipelineInterfaceError, match="is missing step 'comb'"):
         three(src=source(), sc=scale())

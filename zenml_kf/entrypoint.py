@@ -175,13 +175,14 @@ def _parameters(spec: StepSpec, executor_input: dict[str, Any]) -> dict[str, Any
 
 def _load_step(spec: StepSpec) -> Any:
     from zenml_kf.exceptions import ZenMLKFError
+    from zenml_kf.grammar import with_article
     from zenml_kf.source import load_source
     from zenml_kf.steps.step import StepDefinition
 
     definition = load_source(spec.source)
     if not isinstance(definition, StepDefinition):
         raise ZenMLKFError(
-            f"'{spec.source}' in the image is a {type(definition).__name__}, not a step; rebuild "
+            f"'{spec.source}' in the image is {with_article(type(definition).__name__)}, not a step; rebuild "
             "the image from the code the pipeline was compiled from"
         )
     return definition

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
@@ -29,6 +29,7 @@ from zenml_kf.stack.types import ComponentType
 from zenml_kf.validation import describe
 
 if TYPE_CHECKING:
+    from zenml_kf.metadata.deletion import DeletedRun
     from zenml_kf.metadata.views import MetadataReader, PipelineRunView, PipelineView
     from zenml_kf.stack.chart_values import StackDoc
     from zenml_kf.stack.component import StackComponent
@@ -307,7 +308,7 @@ class Repository:
                 )
             given[type_] = DEFAULT
             notes.append(f"took the {type_.label} '{DEFAULT}' (none given)")
-        entry = StackEntry(**{type_.value: component for type_, component in given.items()})
+        entry = StackEntry.model_validate({type_.value: component for type_, component in given.items()})
         updated = self.config.model_copy(deep=True)
         for type_ in ComponentType:
             component = entry.component(type_)
@@ -422,6 +423,21 @@ class Repository:
     def get_run(self, run_id: str, stack: str | None = None) -> PipelineRunView:
         return self.metadata(stack).run(run_id)
 
+    def delete_runs(
+        self,
+        runs: Sequence[str],
+        artifacts: bool = False,
+        stack: str | None = None,
+        confirm: Callable[[list[str]], bool] | None = None,
+    ) -> list[DeletedRun]:
+        """Delete runs (ids or unique prefixes) and the artifact records no other run uses;
+        with `artifacts`, their files too. All or nothing; see `metadata.deletion`."""
+        from zenml_kf.metadata.deletion import delete_runs
+
+        resolved = self.get_stack(stack)
+        reader = self.metadata(stack)
+        return delete_runs(reader, resolved.metadata_store, resolved.artifact_store, runs, artifacts, confirm)
+
 
 def find_root(start: Path) -> Path | None:
     """The nearest folder at or above `start` holding `.zen/config.yaml`."""
@@ -480,7 +496,7 @@ def _write_config(path: Path, config: RepositoryConfig) -> None:
 
 def _env_settings(config_class: Any) -> dict[str, Any]:
     """Settings of `config_class` given as `ZENML_KF_<TYPE>_<SETTING>` environment variables."""
-    prefix = str(config_class.model_config.get("env_prefix", ""))
+    prefix = str(getattr(config_class, "ENV_PREFIX", ""))
     found = {}
     for field in config_class.model_fields:
         value = os.environ.get(f"{prefix}{field.upper()}")

@@ -348,7 +348,7 @@ def test_register_kubeflow_stack_by_flavor_and_refuse_local_stores(
     )  # fmt: skip
     assert result.code == 0, result
     assert (
-        "registered orchestrator 'kubeflow' (flavor kubeflow" in result.out and kfp_server.url in result.out
+        "Registered orchestrator 'kubeflow' (flavor kubeflow" in result.out and kfp_server.url in result.out
     )
     config = yaml.safe_load((root / ".zen" / "config.yaml").read_text())
     assert config["orchestrators"]["kubeflow"] == {

@@ -207,6 +207,14 @@ class RemoteArtifactStore(BaseArtifactStore):
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    def remove(self, uri: str) -> None:
+        """The marker objects first (the artifact is gone for readers), then every other object."""
+        key = self.key_of(uri)
+        objects = [k for k, _, _ in self._list(f"{key}/")]
+        markers = [f"{key}/{MARKER}", f"{key}/{LEGACY_MARKER}"]
+        self._delete([k for k in objects if k in markers])
+        self._delete([k for k in objects if k not in markers])
+
     def _publish(self, uri: str, key: str, staging: Path) -> None:
         """Upload every staged file, then the marker; on failure remove what was uploaded."""
         files = staged_files(staging, uri)

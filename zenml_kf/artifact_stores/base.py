@@ -54,3 +54,11 @@ class BaseArtifactStore(StackComponent):
     def writing(self, uri: str) -> AbstractContextManager[Path]:
         """A local folder to fill; published at `uri` only if the block exits cleanly."""
         raise NotImplementedError
+
+    def remove(self, uri: str) -> None:
+        """Delete the artifact at `uri` (in this store), its marker first; gone already is fine.
+
+        Once the marker is gone no reader or cache takes what is left for an artifact, so a
+        removal cut short leaves only what `zenml clean` removes.
+        """
+        raise NotImplementedError

@@ -90,6 +90,26 @@ class LocalArtifactStore(BaseArtifactStore):
             )
         yield path
 
+    def remove(self, uri: str) -> None:
+        """Rename the folder to a staging name `zenml clean` knows, then delete it; empty
+        step and run folders above it go too."""
+        if not self.holds(uri):
+            raise ZenMLKFError(f"artifact '{uri}' is not in the artifact store at {self.root_uri}")
+        final = Path(uri)
+        if not final.exists():
+            return
+        doomed = final.parent / f".{final.name}.partial-{uuid.uuid4().hex[:8]}"
+        os.rename(final, doomed)
+        shutil.rmtree(doomed)
+        root = Path(os.path.realpath(self.root_uri))
+        parent = Path(os.path.realpath(final.parent))
+        while parent != root and root in parent.parents:
+            try:
+                parent.rmdir()  # only when empty
+            except OSError:
+                break
+            parent = parent.parent
+
     @contextmanager
     def writing(self, uri: str) -> Iterator[Path]:
         final = Path(uri)

@@ -179,7 +179,9 @@ def clean(
         ),
     ] = "1h",
 ) -> None:
-    """Remove leftovers of killed runs: partial artifacts, staging folders, unfinished uploads.
+    """Remove what killed runs left behind.
+
+    That is partial artifacts, staging folders and unfinished uploads.
 
     Runs whose process is gone are marked failed first. Leftovers of a run that no longer
     runs go at once; others once untouched for --older-than.

@@ -4,15 +4,17 @@ from typing import Annotated, Any
 
 import typer
 
-from zenml_kf.cli.output import echo, print_mapping, print_table
+from zenml_kf.cli.output import Column, echo, print_mapping, print_table
 from zenml_kf.exceptions import StackError
+from zenml_kf.grammar import with_article
 from zenml_kf.stack.types import ComponentType
 
 _HELP = {
-    ComponentType.ORCHESTRATOR: "Orchestrators run pipelines; 'list --flavors' shows the kinds.",
-    ComponentType.ARTIFACT_STORE: "Artifact stores keep artifact files; 'list --flavors' shows the kinds.",
-    ComponentType.METADATA_STORE: "Metadata stores hold ML Metadata records; 'list --flavors' shows the kinds.",
+    ComponentType.ORCHESTRATOR: "Orchestrators: where pipelines run.",
+    ComponentType.ARTIFACT_STORE: "Artifact stores: where artifact files live.",
+    ComponentType.METADATA_STORE: "Metadata stores: where ML Metadata records live.",
 }
+_MORE = "Register, list, describe and delete them; 'list --flavors' shows the kinds."
 
 
 def parse_settings(args: list[str]) -> dict[str, Any]:
@@ -33,13 +35,14 @@ def parse_settings(args: list[str]) -> dict[str, Any]:
 
 
 def component_app(type_: ComponentType) -> typer.Typer:
-    app = typer.Typer(help=_HELP[type_], no_args_is_help=True, rich_markup_mode=None)
+    app = typer.Typer(help=f"{_HELP[type_]}\n\n{_MORE}", no_args_is_help=True, rich_markup_mode=None)
     label = type_.label
+    a_label = with_article(label)
 
     @app.command(
         "register",
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-        help=f"Register a {label}: NAME --flavor F [--SETTING VALUE ...].",
+        help=f"Register {a_label}.\n\nNAME --flavor F [--SETTING VALUE ...]; 'list --flavors' shows the flavors.",
     )
     def register(
         ctx: typer.Context,
@@ -60,7 +63,7 @@ def component_app(type_: ComponentType) -> typer.Typer:
         repo = Repository()
         if flavors:
             rows = [(n, repo.flavors.get(type_, n).description) for n in repo.flavors.names(type_)]
-            print_table(f"{label} flavors", ["flavor", "description"], rows)
+            print_table(f"{label} flavors", [Column("flavor", whole=True), "description"], rows)
             return
         active = repo.config.stacks.get(repo.active_stack_name)
         in_use = active.component(type_) if active else None
@@ -73,15 +76,18 @@ def component_app(type_: ComponentType) -> typer.Typer:
             )
             for name, entry in sorted(repo.config.components(type_).items())
         ]
-        print_table(f"{label}s", ["active", "name", "flavor", "settings"], rows2)
+        print_table(f"{label}s", ["active", Column("name", whole=True), "flavor", "settings"], rows2)
 
-    @app.command("describe", help=f"Show a {label}'s effective settings (environment overrides applied).")
+    @app.command(
+        "describe",
+        help=f"Show {a_label}'s effective settings.\n\nEnvironment overrides (ZENML_KF_*) applied.",
+    )
     def describe(name: Annotated[str, typer.Argument(help=f"Name of the {label}.")]) -> None:
         from zenml_kf.repository import Repository
 
         print_mapping(f"{label} {name}", Repository().component(type_, name).describe())
 
-    @app.command("delete", help=f"Delete a {label} that no stack uses.")
+    @app.command("delete", help=f"Delete {a_label} that no stack uses.")
     def delete(name: Annotated[str, typer.Argument(help=f"Name of the {label}.")]) -> None:
         from zenml_kf.repository import Repository
 

@@ -64,9 +64,30 @@ def _interrupted(run: KubeflowRun) -> None:
     echo(f"Stopped following; run {run.run_id} goes on in KFP: {run.url}")
 
 
-def list_kfp_runs(conn: KFPConnection, pipeline: str | None) -> None:
-    """KFP's runs (newest last), from the KFP API: the state KFP reports is the truth there."""
-    from zenml_kf.cli.output import print_table
+# V2beta1RuntimeState values behind each of our run statuses (backend/api/v2beta1/run.proto,
+# KFP 2.5.0), as `zenml_kf.orchestrators.kubeflow.run_sources` reads them back.
+KFP_STATES = {
+    "completed": ["SUCCEEDED", "SKIPPED"],
+    "failed": ["FAILED"],
+    "canceled": ["CANCELING", "CANCELED"],
+    "running": ["PENDING", "RUNNING", "PAUSED"],
+}
+DEFAULT_LIMIT = 100
+PAGE_SIZE = 100
+
+
+def list_kfp_runs(
+    conn: KFPConnection, pipeline: str | None, limit: int | None = None, status: str | None = None
+) -> None:
+    """KFP's runs (newest last), from the KFP API: the state KFP reports is the truth there.
+
+    The status is filtered by KFP (a `state IN (...)` predicate, which v2beta1 supports since
+    2.0); the pipeline is not a run field KFP filters on, so pages are read newest first
+    until `limit` runs of it are found. Without a limit, the newest 100 are shown.
+    """
+    import json
+
+    from zenml_kf.cli.output import Column, print_table
 
     pipeline_id = None
     if pipeline is not None:
@@ -76,28 +97,51 @@ def list_kfp_runs(conn: KFPConnection, pipeline: str | None) -> None:
         if pipeline_id is None:
             echo(f"No pipeline '{pipeline}' in KFP yet; 'zenml run' uploads it.")
             return
-    found = conn.call(
-        "listing runs",
-        conn.client.list_runs,
-        page_size=100,
-        sort_by="created_at desc",
-        namespace=conn.config.namespace,
-    )
-    runs = [
-        r
-        for r in found.runs or []
-        if pipeline_id is None or getattr(r.pipeline_version_reference, "pipeline_id", None) == pipeline_id
-    ]
+    wanted = limit or DEFAULT_LIMIT
+    query_filter = None
+    if status is not None:
+        predicate = {"key": "state", "operation": "IN", "string_values": {"values": KFP_STATES[status]}}
+        query_filter = json.dumps({"predicates": [predicate]})
+    runs: list[Any] = []
+    token = ""
+    while len(runs) < wanted:
+        found = conn.call(
+            "listing runs",
+            conn.client.list_runs,
+            page_token=token,
+            page_size=min(PAGE_SIZE, wanted) if pipeline_id is None else PAGE_SIZE,
+            sort_by="created_at desc",
+            namespace=conn.config.namespace,
+            filter=query_filter,
+        )
+        runs += [
+            r
+            for r in found.runs or []
+            if pipeline_id is None
+            or getattr(r.pipeline_version_reference, "pipeline_id", None) == pipeline_id
+        ]
+        token = found.next_page_token or ""
+        if not token:
+            break
+    more = len(runs) > wanted or bool(token)
+    runs = runs[:wanted]
     if not runs:
-        echo("No runs yet; start one with 'zenml run path/to/file.py:pipeline'.")
+        which = f" {status}" if status else ""
+        echo(f"No{which} runs yet; start one with 'zenml run path/to/file.py:pipeline'.")
         return
     rows = [
         (
             r.display_name,
             str(r.state or "").lower(),
-            r.created_at.strftime("%Y-%m-%d %H:%M:%S") if hasattr(r.created_at, "strftime") else "-",
+            r.created_at.strftime("%Y-%m-%d %H:%M") if hasattr(r.created_at, "strftime") else "-",
             conn.ui_url(f"runs/details/{r.run_id}"),
         )
         for r in reversed(runs)
     ]
-    print_table("Runs (KFP)", ["run", "state", "created (UTC)", "link"], rows)
+    print_table(
+        None,
+        [Column("run", whole=True), "state", Column("created (UTC)", whole=True), Column("link", whole=True)],
+        rows,
+    )
+    if more and limit is None:
+        echo(f"Showing the newest {wanted}; --limit N shows more.")

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
+from typer.core import TyperArgument, TyperGroup
 
 from zenml_kf.cli import basics, clean, runs, schedules, stack
 from zenml_kf.cli import compile as compile_cli
@@ -44,9 +46,35 @@ def one_line(error: BaseException) -> str:
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."
 
 
+class _UsageArgument(TyperArgument):
+    """An argument shown in usage lines as `RUN` (`[NAME]` when optional), the way click
+    and man pages write them, rather than typer's `{run}`."""
+
+    def get_usage_pieces(self, ctx: Any) -> list[str]:
+        name = self.metavar or (self.name or "").upper()
+        name = name if self.required else f"[{name}]"
+        return [name + ("..." if self.nargs != 1 else "")]
+
+
+def plain_usage(command: Any) -> Any:
+    """Name every argument in upper case, in usage lines and errors ("Missing argument 'RUN'"),
+    and list every command by its whole first sentence, wrapped rather than cut with `...`."""
+    if command.help and not command.short_help:
+        first = command.help.strip().split("\n\n")[0]
+        command.short_help = " ".join(first.split(". ")[0].split()).rstrip(".")
+    for param in command.params:
+        if isinstance(param, TyperArgument) and param.metavar is None:
+            param.__class__ = _UsageArgument
+            param.metavar = (param.name or "arg").upper()
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            plain_usage(sub)
+    return command
+
+
 def main() -> None:
     try:
-        app()
+        plain_usage(typer.main.get_command(app))()
     except ZenMLKFError as exc:
         print(f"Error: {one_line(exc)}", file=sys.stderr)
         sys.exit(1)

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from zenml_kf.cli.output import echo, print_table
+from zenml_kf.cli.output import Column, echo, print_table
 
 if TYPE_CHECKING:
     from zenml_kf.orchestrators.kubeflow.connection import KFPConnection
 
 app = typer.Typer(
-    help="Recurring runs of a kubeflow stack, made by zenml run --schedule CRON.",
+    help="Recurring runs on Kubeflow (zenml run --schedule CRON).",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -41,7 +41,7 @@ def connect(stack: str | None) -> KFPConnection:
 
 @app.command("list")
 def list_schedules(stack: StackOption = None) -> None:
-    """List recurring runs with their trigger and whether they are paused."""
+    """List recurring runs, their triggers and status."""
     conn = connect(stack)
     namespace = conn.config.namespace
     found = conn.call(
@@ -60,7 +60,8 @@ def list_schedules(stack: StackOption = None) -> None:
     if not rows:
         echo("No recurring runs; create one with 'zenml run TARGET --schedule \"0 3 * * *\"'.")
         return
-    print_table("Schedules", ["id", "name", "status", "trigger", "created (UTC)"], rows)
+    columns: list[str | Column] = [Column("id", whole=True), Column("name", whole=True), "status", "trigger"]
+    print_table("Schedules", [*columns, Column("created (UTC)", whole=True)], rows)
 
 
 @app.command("pause")

@@ -84,6 +84,14 @@ def describe(
         ("metadata store", stack.metadata_store),
     ):
         info = component.describe()
+        # An unset location means the default under .zen/local_stores/: show where that is.
+        default = {
+            "artifact store": stack.artifact_store.root_uri,
+            "metadata store": stack.metadata_store.address,
+        }
+        for key in ("path", "uri"):
+            if key in info and info[key] is None and role in default:
+                info[key] = default[role]
         settings = ", ".join(f"{k}={v}" for k, v in info.items() if k not in ("name", "flavor"))
         rows.append((role, info["name"], info["flavor"], settings))
     print_table(f"Stack {stack.name}", ["component", "name", "flavor", "settings"], rows)

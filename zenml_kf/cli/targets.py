@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zenml_kf.exceptions import SourceError
+from zenml_kf.grammar import with_article
 
 if TYPE_CHECKING:
     from zenml_kf.pipelines.pipeline import Pipeline
@@ -35,7 +36,7 @@ def load_pipeline(target: str, root: Path) -> Pipeline:
         )
     if not isinstance(obj, Pipeline):
         raise SourceError(
-            f"'{target}' is a {type(obj).__name__}, not a pipeline instance; point at one made "
+            f"'{target}' is {with_article(type(obj).__name__)}, not a pipeline instance; point at one made "
             "with p = my_pipeline(...)"
         )
     return obj

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ml_metadata.proto import metadata_store_pb2 as pb
 
     from zenml_kf.artifact_stores.base import BaseArtifactStore
+    from zenml_kf.metadata.stale_runs import Owner
     from zenml_kf.pipelines.graph import OutputSpec, PipelineGraph, StepSpec
 
 
@@ -427,6 +428,13 @@ class PipelineRunView:
         views.update({n: v for n, v in recorded.items() if n not in views})
         return views
 
+    @property
+    def owner(self) -> Owner | None:
+        """The process recording a local run (host, pid, start), as `stale_runs` keeps it; None for KFP's."""
+        from zenml_kf.metadata.stale_runs import owner_of
+
+        return owner_of(self._context)
+
     def get_step(self, name: str) -> StepView:
         """A step by its Python name or its KFP task name (`load_data` or `load-data`)."""
         steps = self.steps
@@ -525,6 +533,9 @@ class MetadataReader:
             if len(matches) == 1:
                 return matches[0]
             if matches:
-                raise MetadataStoreError(f"'{run_id}' matches {len(matches)} runs; give more of the run id")
+                shown = ", ".join(r.id for r in matches[-3:]) + (", ..." if len(matches) > 3 else "")
+                raise MetadataStoreError(
+                    f"'{run_id}' matches {len(matches)} runs ({shown}); give more of the run id"
+                )
             raise MetadataStoreError(f"no run '{run_id}' on this stack; 'zenml runs list' shows the runs")
         return PipelineRunView(self._reader, context)

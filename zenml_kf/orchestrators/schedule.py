@@ -18,6 +18,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from zenml_kf.exceptions import ZenMLKFError
+from zenml_kf.grammar import plural
 
 
 class ScheduleError(ZenMLKFError):
@@ -51,7 +52,7 @@ def kfp_cron(expression: str) -> str:
         fields = ["0", *fields]
     if len(fields) != 6:
         raise ScheduleError(
-            f"cron '{expression}' has {len(fields)} fields; give five (minute hour day month weekday, "
+            f"cron '{expression}' has {plural(len(fields), 'field')}; give five (minute hour day month weekday, "
             "e.g. '0 3 * * *') or six with seconds first, as KFP reads them ('0 0 3 * * *')"
         )
     for value, (name, low, high, names) in zip(fields, _FIELDS, strict=True):
