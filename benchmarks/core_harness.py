@@ -139,6 +139,7 @@ class Row:
     error: str | None = None
     cpu: float | None = None  # median CPU time of the measured process, same unit
     cpu_floor: float | None = None
+    load: float | None = None  # 1-minute load average when the row was measured
 
     @property
     def ratio(self) -> float | None:
@@ -178,7 +179,7 @@ def fmt_ratio(ratio: float | None) -> str:
 
 
 def render_table(rows: Sequence[Row]) -> str:
-    header = ("benchmark", "median", "floor", "ratio", "cpu", "target", "status", "others (issue 2, medians)")
+    header = ("benchmark", "median", "floor", "ratio", "cpu", "target", "status", "load", "best peer / was")
     body = [
         (
             r.name,
@@ -188,12 +189,13 @@ def render_table(rows: Sequence[Row]) -> str:
             fmt(r.cpu, r.unit),
             fmt(r.target, r.unit) if r.target is not None else "-",
             r.status,
+            f"{r.load:.2f}" if r.load is not None else "-",
             r.context,
         )
         for r in rows
     ]
     widths = [max(len(str(line[i])) for line in (header, *body)) for i in range(len(header))]
-    right = {1, 2, 3, 4, 5}
+    right = {1, 2, 3, 4, 5, 7}
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(

@@ -16,7 +16,10 @@ ZENML = str(Path(sys.executable).parent / "zenml")
 
 
 def _clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZENML_KF_")}
+    # COLUMNS/LINES too: pytest-xdist workers set them, and piped CLI output is sized by them.
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("ZENML_KF_") and k not in ("COLUMNS", "LINES")
+    }
     env.setdefault("GIT_AUTHOR_NAME", "test")
     env.setdefault("GIT_AUTHOR_EMAIL", "test@example.com")
     env.setdefault("GIT_COMMITTER_NAME", "test")

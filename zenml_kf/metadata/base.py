@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
+import sys
+import threading
+import types
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from zenml_kf.exceptions import MetadataStoreError, first_line
@@ -35,6 +39,7 @@ class BaseMetadataStore(StackComponent):
 
     @functools.cached_property
     def store(self) -> MetadataStore:
+        defer_import("grpc")  # ml_metadata imports it for its gRPC client only
         from ml_metadata import errors
         from ml_metadata.metadata_store import metadata_store
 
@@ -44,4 +49,45 @@ class BaseMetadataStore(StackComponent):
             reason = first_line(exc)
             raise MetadataStoreError(
                 f"cannot open the metadata store at {self.address} ({reason}); {self.unreachable_hint()}"
-            ) from None
+            ) from exc
+
+
+# Attributes the import system reads from a module already in sys.modules; answering them
+# must not load a deferred module, or `import grpc` would.
+_IMPORT_ATTRIBUTES = frozenset({"__spec__", "__name__", "__loader__", "__package__", "__class__", "__dict__"})
+
+
+def defer_import(name: str) -> None:
+    """Put a module in sys.modules that executes on first use of one of its attributes.
+
+    `ml_metadata` imports `grpc` (with asyncio and ssl, a fifth of its import time) at
+    the top of its store module but uses it only when the store is a gRPC server; the
+    sqlite and MySQL stores never touch it. The module object stays the one in
+    sys.modules, so later importers, and the gRPC store, get the same module, loaded on
+    first use; a lock makes threads wait for one load instead of seeing it half done.
+    """
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        return
+    loader = spec.loader
+    module = importlib.util.module_from_spec(spec)
+    lock = threading.RLock()
+
+    class _Deferred(types.ModuleType):
+        def __getattribute__(self, attribute: str) -> Any:
+            if attribute in _IMPORT_ATTRIBUTES:
+                return super().__getattribute__(attribute)
+            with lock:
+                if type(self) is _Deferred:
+                    object.__setattr__(self, "__class__", types.ModuleType)
+                    try:
+                        loader.exec_module(self)
+                    except BaseException:
+                        sys.modules.pop(name, None)
+                        raise
+            return getattr(self, attribute)
+
+    module.__class__ = _Deferred
+    sys.modules[name] = module

@@ -6,6 +6,14 @@ the run's status; one `system.ContainerExecution` per step with `task_name`,
 `display_name`, `cache_fingerprint`, `cached_execution_id`, `inputs` and `parent_dag_id`;
 artifacts typed by schema title with `display_name` = output name; INPUT/OUTPUT events
 keyed by input/output name. Every call here is made by one thread per run.
+
+Step records are queued and written by `flush` in one transaction
+(`put_lineage_subgraph`): each commit costs a sync of the store's file (sqlite) or a
+round trip (MySQL, gRPC), so a linear run commits once per step (the previous step's
+outputs with the next step's start), a fully cached run once for all its steps, and the
+end of the run goes with its last steps. The orchestrator flushes before it hands a step
+to a worker, so a step never runs unrecorded, and an output is published only after its
+files are complete: the queue changes when things are written, not what is written.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from zenml_kf.exceptions import MetadataStoreError, first_line
@@ -28,6 +36,9 @@ PIPELINE_CONTEXT = "system.Pipeline"
 RUN_CONTEXT = "system.PipelineRun"
 CONTAINER_EXECUTION = "system.ContainerExecution"
 DAG_EXECUTION = "system.DAGExecution"
+
+# MLMD's Execution.State values (metadata_store.proto), so that checking a state needs no proto.
+NEW, RUNNING, COMPLETE, FAILED, CACHED, CANCELED = 1, 2, 3, 4, 5, 6
 
 
 @dataclass
@@ -50,6 +61,16 @@ class NewArtifact:
     metadata: dict[str, Any]
 
 
+@dataclass
+class _Record:
+    """An execution waiting to be written, with the artifacts its events point at."""
+
+    execution: pb.Execution
+    inputs: dict[str, pb.Artifact] = field(default_factory=dict)
+    outputs: dict[str, pb.Artifact] = field(default_factory=dict)
+    events: bool = False
+
+
 class RecordingError(MetadataStoreError):
     """The metadata store failed a write (full disk, read-only file, lost server...)."""
 
@@ -63,6 +84,19 @@ def recording_error(exc: BaseException, where: str) -> RecordingError:
     return RecordingError(f"cannot record the run in the metadata store{place} ({cause})")
 
 
+def is_store_error(exc: BaseException) -> bool:
+    """An error of the store (MLMD's status errors, a native failure, the OS), not a bug here.
+
+    `ml_metadata.errors` is imported only once something failed: it is not needed to
+    write a run.
+    """
+    if isinstance(exc, RuntimeError | OSError):
+        return True
+    from ml_metadata import errors
+
+    return isinstance(exc, errors.StatusError)
+
+
 class _GuardedStore:
     """The MLMD store with every failing call turned into a one-line RecordingError."""
 
@@ -74,12 +108,12 @@ class _GuardedStore:
         method = getattr(self._store, name)
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            from ml_metadata import errors
-
             try:
                 return method(*args, **kwargs)
-            except (errors.StatusError, RuntimeError, OSError) as exc:
-                raise recording_error(exc, self._where) from None
+            except Exception as exc:
+                if is_store_error(exc):
+                    raise recording_error(exc, self._where) from exc
+                raise
 
         return call
 
@@ -107,6 +141,8 @@ class MetadataRecorder:
         self._where = where
         self._pb = metadata_store_pb2
         self._type_ids: dict[tuple[str, str], int] = {}
+        self._queue: list[_Record] = []
+        self._run: RunRecord | None = None
 
     def _type_id(self, kind: str, name: str) -> int:
         key = (kind, name)
@@ -160,8 +196,12 @@ class MetadataRecorder:
             set_value(dag.custom_properties, key, value)
         run = RunRecord(run_id, pipeline_ctx, run_ctx, dag)
         # The run's context, its DAG execution and their links in one transaction: a failed
-        # write leaves no run behind, and a recorded run always has a state.
-        dag.id, _, [_, run_ctx.id] = self._store.put_execution(dag, [], self._contexts(run))
+        # write leaves no run behind, and a recorded run always has a state. The pipeline's
+        # context is only linked, not written again (force_reuse_context).
+        dag.id, _, [_, run_ctx.id] = self._store.put_execution(
+            dag, [], self._contexts(run), force_reuse_context=True
+        )
+        self._run = run
         try:
             self._store.put_parent_contexts(
                 [pb_.ParentContext(child_id=run_ctx.id, parent_id=pipeline_ctx.id)]
@@ -184,20 +224,46 @@ class MetadataRecorder:
                 raise
             return found
         except (errors.StatusError, RuntimeError, OSError) as exc:
-            raise recording_error(exc, self._where) from None
+            raise recording_error(exc, self._where) from exc
         return context
 
     def finish_run(self, run: RunRecord, failed: bool, error: str = "") -> None:
+        """Write what is queued and the run's final state, in one transaction."""
         pb_ = self._pb
         run.dag_execution.last_known_state = pb_.Execution.FAILED if failed else pb_.Execution.COMPLETE
         set_value(run.dag_execution.custom_properties, "finished_at", time.time())
         if error:
             set_value(run.dag_execution.custom_properties, "error", recorded_error(error))
-        self._store.put_execution(run.dag_execution, [], self._contexts(run))
+        self._enqueue(_Record(run.dag_execution))
+        self.flush(run)
+
+    def fail_run(self, run: RunRecord, reason: str, canceled: bool) -> None:
+        """Mark the run FAILED and every step the store still has as running FAILED (or
+        CANCELED), after a failure that may have cost queued records.
+
+        Reads the run's executions back instead of trusting what was queued: a write that
+        failed leaves steps RUNNING in the store that the queue had already moved on.
+        """
+        self._queue.clear()
+        state = CANCELED if canceled else FAILED
+        now = time.time()
+        changed = []
+        for execution in self._store.get_executions_by_context(run.run_context.id):
+            if execution.id != run.dag_execution.id and execution.last_known_state in (NEW, RUNNING):
+                execution.last_known_state = state
+                set_value(execution.custom_properties, "finished_at", now)
+                set_value(execution.custom_properties, "error", recorded_error(reason))
+                changed.append(execution)
+        dag = run.dag_execution
+        dag.last_known_state = FAILED
+        set_value(dag.custom_properties, "finished_at", now)
+        set_value(dag.custom_properties, "error", recorded_error(reason))
+        self._store.put_executions([*changed, dag])
 
     def start_step(self, run: RunRecord, task_name: str, properties: dict[str, Any]) -> pb.Execution:
+        """Queue a RUNNING execution; `flush` before the step starts."""
         execution = self._new_execution(run, task_name, properties, self._pb.Execution.RUNNING)
-        execution.id = self._store.put_execution(execution, [], self._contexts(run))[0]
+        self._enqueue(_Record(execution))
         return execution
 
     def _new_execution(
@@ -226,7 +292,8 @@ class MetadataRecorder:
         inputs: dict[str, pb.Artifact],
         outputs: list[NewArtifact],
     ) -> dict[str, pb.Artifact]:
-        """Mark the step complete and record its outputs and both kinds of events at once."""
+        """Queue the step as complete with its outputs and both kinds of events; the
+        returned artifacts get their ids when the queue is written."""
         pb_ = self._pb
         new: dict[str, pb.Artifact] = {}
         for out in outputs:
@@ -246,9 +313,7 @@ class MetadataRecorder:
         execution.last_known_state = pb_.Execution.COMPLETE
         set_value(execution.custom_properties, "finished_at", time.time())
         set_value(execution.custom_properties, "outputs", {n: a.uri for n, a in new.items()})
-        ids = self._put(run, execution, inputs, new)
-        for artifact, artifact_id in zip(new.values(), ids, strict=True):
-            artifact.id = artifact_id
+        self._enqueue(_Record(execution, dict(inputs), new, events=True))
         return new
 
     def record_cached(
@@ -260,7 +325,7 @@ class MetadataRecorder:
         inputs: dict[str, pb.Artifact],
         outputs: dict[str, pb.Artifact],
     ) -> pb.Execution:
-        """A cache hit: a CACHED execution pointing at the original execution and artifacts."""
+        """Queue a cache hit: a CACHED execution pointing at the original execution and artifacts."""
         execution = self._new_execution(run, task_name, properties, self._pb.Execution.CACHED)
         set_value(execution.custom_properties, "cached_execution_id", str(cached.id))
         set_value(
@@ -269,7 +334,7 @@ class MetadataRecorder:
             get_value(execution.custom_properties, "started_at"),
         )
         set_value(execution.custom_properties, "outputs", {n: a.uri for n, a in outputs.items()})
-        self._put(run, execution, inputs, outputs)
+        self._enqueue(_Record(execution, dict(inputs), dict(outputs), events=True))
         return execution
 
     def fail_step(self, run: RunRecord, execution: pb.Execution, error: str, canceled: bool = False) -> None:
@@ -277,40 +342,82 @@ class MetadataRecorder:
         execution.last_known_state = state
         set_value(execution.custom_properties, "finished_at", time.time())
         set_value(execution.custom_properties, "error", recorded_error(error))
-        self._store.put_execution(execution, [], self._contexts(run))
+        self._enqueue(_Record(execution))
 
-    def _put(
-        self,
-        run: RunRecord,
-        execution: pb.Execution,
-        inputs: dict[str, pb.Artifact],
-        outputs: dict[str, pb.Artifact],
-    ) -> list[int]:
-        """put_execution; returns the ids of `outputs` in order."""
+    def _enqueue(self, record: _Record) -> None:
+        """Queue a record; a later one for the same execution replaces it in place."""
+        for index, queued in enumerate(self._queue):
+            if queued.execution is record.execution:
+                self._queue[index] = record
+                return
+        self._queue.append(record)
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def flush(self, run: RunRecord) -> None:
+        """Write every queued record, in one transaction when their inputs are all stored.
+
+        A record whose input was produced by a record queued before it (only possible for
+        a consumer queued in the same round as its producer) starts a new transaction, so
+        that its events and `input_artifacts` name stored ids.
+        """
+        queue, self._queue = self._queue, []
+        batch: list[_Record] = []
+        for record in queue:
+            if batch and any(not artifact.id for artifact in record.inputs.values()):
+                self._write(run, batch)
+                batch = []
+            batch.append(record)
+        if batch:
+            self._write(run, batch)
+
+    def _write(self, run: RunRecord, records: list[_Record]) -> None:
         pb_ = self._pb
-        # MLMD allows one INPUT event per artifact and execution, but one output may feed
-        # several inputs of a step: the event names the first, `input_artifacts` all of them.
-        pairs = []
-        seen: set[int] = set()
-        for name, artifact in inputs.items():
-            if artifact.id not in seen:
-                seen.add(artifact.id)
-                pairs.append((artifact, _event(pb_, pb_.Event.INPUT, name)))
-        set_value(
-            execution.custom_properties,
-            "input_artifacts",
-            json.dumps({name: artifact.id for name, artifact in inputs.items()}),
+        artifacts: list[pb.Artifact] = []
+        index_of: dict[int, int] = {}  # stored artifact id or id() of a new one -> index
+        edges: list[tuple[int | None, int | None, pb.Event]] = []
+        for position, record in enumerate(records):
+            if not record.events:
+                continue
+            # MLMD allows one INPUT event per artifact and execution, but one output may feed
+            # several inputs of a step: the event names the first, `input_artifacts` all of them.
+            seen: set[int] = set()
+            for name, artifact in record.inputs.items():
+                if artifact.id not in seen:
+                    seen.add(artifact.id)
+                    edges.append((position, None, _event(pb_, pb_.Event.INPUT, name, artifact.id)))
+            set_value(
+                record.execution.custom_properties,
+                "input_artifacts",
+                json.dumps({name: artifact.id for name, artifact in record.inputs.items()}),
+            )
+            for name, artifact in record.outputs.items():
+                # A reused (cached) output is listed too, so the run's context is attributed it.
+                key = artifact.id or -id(artifact)
+                if key not in index_of:
+                    index_of[key] = len(artifacts)
+                    artifacts.append(artifact)
+                edges.append((position, index_of[key], _event(pb_, pb_.Event.OUTPUT, name)))
+        execution_ids, artifact_ids, _ = self._store.put_lineage_subgraph(
+            [record.execution for record in records], artifacts, self._contexts(run), edges
         )
-        inputs_count = len(pairs)
-        pairs += [(a, _event(pb_, pb_.Event.OUTPUT, name)) for name, a in outputs.items()]
-        execution_id, artifact_ids, _ = self._store.put_execution(execution, pairs, self._contexts(run))
-        execution.id = execution_id
-        return list(artifact_ids[inputs_count:])
+        for record, execution_id in zip(records, execution_ids, strict=True):
+            record.execution.id = execution_id
+        for artifact, artifact_id in zip(artifacts, artifact_ids, strict=True):
+            artifact.id = artifact_id
 
     def find_cached(self, cache_key: str) -> tuple[pb.Execution, dict[str, pb.Artifact]] | None:
         """The newest completed execution with this fingerprint, and its output artifacts."""
         import ml_metadata as mlmd
 
+        if self._run is not None and any(
+            r.execution.last_known_state == COMPLETE
+            and get_value(r.execution.custom_properties, "cache_fingerprint") == cache_key
+            for r in self._queue
+        ):
+            self.flush(self._run)  # a step of this run with the same fingerprint is not written yet
         query = (
             f"custom_properties.cache_fingerprint.string_value = {json.dumps(cache_key)} "
             "AND last_known_state = COMPLETE"
@@ -329,7 +436,9 @@ class MetadataRecorder:
         return execution, {names[a.id]: a for a in artifacts}
 
 
-def _event(pb_: Any, kind: int, name: str) -> Any:
+def _event(pb_: Any, kind: int, name: str, artifact_id: int = 0) -> Any:
     event = pb_.Event(type=kind)
+    if artifact_id:
+        event.artifact_id = artifact_id
     event.path.steps.add().key = name
     return event

@@ -1,7 +1,9 @@
 """One local run: schedule steps as their inputs become ready, reuse cached ones.
 
 Worker threads only execute steps (load, call, write); every MLMD write happens on the
-scheduling thread, so one metadata connection serves the run without locks. A failing
+scheduling thread, so one metadata connection serves the run without locks. The
+recorder queues what a scheduling round decides (steps finished, cache hits, steps
+started) and the round writes it in one transaction before any new step runs. A failing
 step stops new steps from starting, lets running ones finish and record, then fails
 the run.
 """
@@ -113,11 +115,22 @@ class LocalRun:
 
     def execute(self) -> PipelineRunView:
         ensure_console_handler()
+        pool = ThreadPoolExecutor(
+            max_workers=self.max_workers, thread_name_prefix="zenml-step", initializer=_leave_signals_to_main
+        )
+        try:
+            return self._execute(pool)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _execute(self, pool: ThreadPoolExecutor) -> PipelineRunView:
+        # `git status` runs in its own process while this one opens the metadata store.
+        git_future = pool.submit(git_state, self.repository.root)
         metadata_store = self.stack.metadata_store
         store = metadata_store.store
         reap_stale_runs(store)  # runs of killed processes on this store become FAILED first
         recorder = MetadataRecorder(store, metadata_store.address)
-        git = git_state(self.repository.root)
+        git = git_future.result()
         run = recorder.start_run(
             self.graph.name,
             self.run_id,
@@ -133,7 +146,7 @@ class LocalRun:
             owner=current_owner().properties(),
         )
         logger.info(
-            "Running pipeline %s on stack %s (run %s)",
+            "Running pipeline %s on stack %s\n  run %s",
             self.graph.name,
             self.stack.name,
             self.run_id,
@@ -141,7 +154,7 @@ class LocalRun:
         started = time.perf_counter()
         with _sigterm_as_interrupt():
             try:
-                self._schedule(recorder, run)
+                self._schedule(recorder, run, pool)
                 recorder.finish_run(run, failed=self.failure is not None, error=self.failure or "")
             except BaseException as exc:
                 # Interrupted (Ctrl-C, SIGTERM), a store failed, or a bug: leave no execution
@@ -170,7 +183,7 @@ class LocalRun:
         else:
             reason = self.failure or f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         try:
-            self._mark_failed(recorder, run, reason, canceled)
+            recorder.fail_run(run, reason, canceled)
             return
         except Exception:
             pass
@@ -179,7 +192,7 @@ class LocalRun:
 
             config = self.stack.metadata_store.connection_config()
             fresh = MetadataRecorder(metadata_store.MetadataStore(config), self.stack.metadata_store.address)
-            self._mark_failed(fresh, run, reason, canceled)
+            fresh.fail_run(run, reason, canceled)
         except Exception as again:
             logger.warning(
                 "could not record run %s as failed (%s); the next command reading runs will",
@@ -187,29 +200,30 @@ class LocalRun:
                 str(again).splitlines()[0] if str(again) else type(again).__name__,
             )
 
-    def _mark_failed(self, recorder: MetadataRecorder, run: RunRecord, reason: str, canceled: bool) -> None:
-        for state in self._running.values():
-            recorder.fail_step(run, state.execution, reason, canceled=canceled)
-        recorder.finish_run(run, failed=True, error=reason)
-
-    def _schedule(self, recorder: MetadataRecorder, run: RunRecord) -> None:
+    def _schedule(self, recorder: MetadataRecorder, run: RunRecord, pool: ThreadPoolExecutor) -> None:
         pending = list(self.graph.steps)
         done: set[str] = set()
         running = self._running
-        pool = ThreadPoolExecutor(
-            max_workers=self.max_workers, thread_name_prefix="zenml-step", initializer=_leave_signals_to_main
-        )
         completed = False
         try:
             while True:
                 progressed = True
+                starting: list[_Running] = []
                 while progressed and self.failure is None:
                     progressed = False
                     for spec in [s for s in pending if done.issuperset(s.upstream)]:
                         pending.remove(spec)
-                        if self._start(spec, recorder, run, pool, running):
+                        started = self._start(spec, recorder, run)
+                        if started is None:
                             done.add(spec.name)
                             progressed = True
+                        else:
+                            starting.append(started)
+                # One transaction for the round: outputs of the steps that finished, cache
+                # hits, and the steps about to start, recorded RUNNING before they run.
+                recorder.flush(run)
+                for state in starting:
+                    running[pool.submit(self._work, state.spec, state.inputs, state.uris)] = state
                 if not running:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -217,7 +231,7 @@ class LocalRun:
                     state = running[future]
                     if self._finish(state, future, recorder, run):
                         done.add(state.spec.name)
-                    del running[future]  # only once recorded, so an interrupt still finds it
+                    del running[future]
             completed = True
         finally:
             # On an interrupt, do not wait for running steps; their threads end with the process.
@@ -225,15 +239,9 @@ class LocalRun:
         for spec in pending:
             logger.info("  - %s not run", spec.name)
 
-    def _start(
-        self,
-        spec: StepSpec,
-        recorder: MetadataRecorder,
-        run: RunRecord,
-        pool: ThreadPoolExecutor,
-        running: dict[Future[list[WrittenOutput]], _Running],
-    ) -> bool:
-        """Reuse the cache (True: the step is done) or submit the step to a worker."""
+    def _start(self, spec: StepSpec, recorder: MetadataRecorder, run: RunRecord) -> _Running | None:
+        """Reuse the cache (None: the step is done) or queue the step's start and return it,
+        to be handed to a worker once the round is recorded."""
         inputs = {edge.name: self.produced[(edge.step, edge.output)] for edge in spec.inputs}
         key = cache_key(spec, {name: artifact.uri for name, artifact in inputs.items()})
         properties = {
@@ -250,7 +258,7 @@ class LocalRun:
                 for name, artifact in hit[1].items():
                     self.produced[(spec.name, name)] = artifact
                 logger.info("  ↻ %s cached", spec.name)
-                return True
+                return None
         execution = recorder.start_step(run, spec.name, properties)
         uris = {
             out.name: self.stack.artifact_store.artifact_uri(
@@ -259,9 +267,7 @@ class LocalRun:
             for out in spec.outputs
         }
         logger.info("  ▶ %s started", spec.name)
-        future = pool.submit(self._work, spec, inputs, uris)
-        running[future] = _Running(spec, execution, inputs, uris)
-        return False
+        return _Running(spec, execution, inputs, uris)
 
     def _outputs_exist(self, spec: StepSpec, outputs: dict[str, pb.Artifact]) -> bool:
         """A cache hit needs every output whole in this stack's artifact store."""
