@@ -17,18 +17,21 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from zenml_kf.exceptions import ConfigFileError
+from zenml_kf.grammar import with_article
 from zenml_kf.validation import describe
 
 
 class StepOverrides(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Validators built when a config file is first read: every graph imports this module
+    # for `merge_settings`, most runs read no config file.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     parameters: dict[str, Any] = {}
     enable_cache: bool | None = None
     settings: dict[str, Any] = {}
 
 
 class RunConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     enable_cache: bool | None = None
     settings: dict[str, Any] = {}
     steps: dict[str, StepOverrides] = {}
@@ -63,6 +66,20 @@ def load_run_config(path: str | Path) -> RunConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigFileError(f"config file '{path}' is not valid YAML{where}; fix its syntax") from None
+    if raw is not None and not isinstance(raw, dict):
+        # pydantic would name the model ("instance of RunConfig"), which the user never wrote
+        raise ConfigFileError(
+            f"config file '{path}' holds {with_article(type(raw).__name__)} at its top level; expected a mapping "
+            "like 'steps: {STEP: {parameters: {NAME: VALUE}}}'"
+        )
+    steps = raw.get("steps") if raw else None
+    for step, entry in (steps or {}).items() if isinstance(steps, dict) else ():
+        if not isinstance(entry, dict):
+            what = "empty" if entry is None else with_article(type(entry).__name__)
+            raise ConfigFileError(
+                f"config file '{path}': steps.{step} is {what}; expected a mapping "
+                f"like 'steps: {{{step}: {{parameters: {{NAME: VALUE}}}}}}'"
+            )
     try:
         return RunConfig.model_validate(raw or {})
     except ValidationError as exc:

@@ -70,7 +70,9 @@ _MEMORY_UNITS = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Validators are built on first use, not when the module is imported (each costs
+    # milliseconds); the first graph built or settings checked pays for them.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class SecretKeyRef(_Strict):

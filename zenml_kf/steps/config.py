@@ -16,9 +16,15 @@ class BaseStepConfig(BaseModel):
     Unknown keys are rejected so a typo in a config file fails loudly instead of being
     ignored, and instances are frozen because a step must not change its own parameters.
     A boolean is not a number here (pydantic would read `count: true` as 1).
+
+    The validator is built on first use (`defer_build`), for this class and every
+    subclass: building one costs milliseconds and pulls in pydantic's schema machinery,
+    which `from zenml_kf import BaseStepConfig` and a module defining configs should not
+    pay before anything is validated. A field type pydantic cannot handle is therefore
+    reported when the config is first created, not when its class is defined.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from zenml_kf.exceptions import MaterializerError, StepInterfaceError, ZenMLKFError
+from zenml_kf.grammar import with_article
 from zenml_kf.materializers.registry import (
     MaterializerRegistry,
     default_registry,
@@ -106,8 +107,8 @@ def run_step(
         annotation = signature.outputs[out.name]
         if not value_matches(value, annotation):
             raise StepInterfaceError(
-                f"output '{out.name}' of step '{spec.name}' is a {type(value).__name__} but is "
-                f"annotated {out.data_type}; return a {out.data_type} or change the annotation"
+                f"output '{out.name}' of step '{spec.name}' is {with_article(type(value).__name__)} but is "
+                f"annotated {out.data_type}; return {with_article(out.data_type)} or change the annotation"
             )
         materializer_source = out.materializer or reg.resolve(
             type(value), f"output '{out.name}' of step '{spec.name}'"
@@ -159,7 +160,7 @@ def _split_outputs(spec: StepSpec, returned: Any) -> dict[str, Any]:
     if not names:
         if returned is not None:
             raise StepInterfaceError(
-                f"step '{spec.name}' returned a {type(returned).__name__} but declares no output; "
+                f"step '{spec.name}' returned {with_article(type(returned).__name__)} but declares no output; "
                 "annotate its return type"
             )
         return {}

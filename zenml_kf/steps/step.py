@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, overload
@@ -52,6 +51,8 @@ class StepDefinition:
         closure variables and module constants the function reads: steps made by a
         factory share their source but not those values.
         """
+        import hashlib  # loads OpenSSL: paid when a graph is built, not at `import zenml_kf`
+
         digest = hashlib.sha256(self.name.encode())
         for obj in (self.fn, self.signature.config_class):
             if obj is None:
