@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test chart-test bench lint clean
+.PHONY: install system-deps demo test chart-test bench bench-images lint clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,11 @@ chart-test: install
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py
+
+# Step image figures (sizes, rebuild, `zenml image build`, entrypoint): needs the Docker
+# engine, which scripts/setup_docker.sh starts; minutes of builds on the vfs driver.
+bench-images: install
+	$(BIN)/python benchmarks/bench_images.py --docker
 
 lint: install
 	$(BIN)/ruff check zenml_kf compiler tests benchmarks examples

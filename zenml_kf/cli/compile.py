@@ -14,6 +14,7 @@ import typer
 
 from zenml_kf.cli.output import echo
 from zenml_kf.exceptions import CompilerError
+from zenml_kf.grammar import plural
 
 if TYPE_CHECKING:
     from zenml_kf.images.builder import ImageOptions
@@ -104,7 +105,9 @@ def compile_command(
     index_url: IndexUrlOption = None,
     ca_bundle: CaBundleOption = None,
 ) -> None:
-    """Compile a pipeline to Kubeflow Pipelines v2 YAML, one container per step.
+    """Compile a pipeline to Kubeflow Pipelines v2 YAML.
+
+    One container per step.
 
     On a kubeflow stack the YAML is the one 'zenml run' submits: the stack's image
     registry, its artifact store as pipeline root, its default step settings.
@@ -132,7 +135,7 @@ def compile_command(
     compiled = compile_for(resolved, pipeline, output, choice)
     graph = compiled.graph
     echo(
-        f"Compiled pipeline '{graph.name}' ({len(graph.steps)} steps) to {compiled.path} "
+        f"Compiled pipeline '{graph.name}' ({plural(len(graph.steps), 'step')}) to {compiled.path} "
         f"with image {compiled.image}."
     )
     if compiled.note:
@@ -158,16 +161,20 @@ def image_build_command(
     index_url: IndexUrlOption = None,
     ca_bundle: CaBundleOption = None,
 ) -> None:
-    """Build the step image of a pipeline (tagged by content) and optionally push it."""
-    from zenml_kf.images.builder import build_step_image
+    """Build a pipeline's step image, tagged by its content.
+
+    Optionally push it to the registry.
+    """
+    from dataclasses import replace
+
+    from zenml_kf.images import known
+    from zenml_kf.images.builder import build_step_image, project_digest
     from zenml_kf.log import ensure_console_handler
-    from zenml_kf.pipelines.compilation import stack_for
+    from zenml_kf.pipelines.compilation import stack_for, warn_missing_imports
 
     ensure_console_handler()
     resolved = stack_for(stack)
     code_root = _code_root(root)
-    pipeline = _load(target, code_root, config)
-    _check_sources(pipeline, code_root)
     options = _options(
         code_root,
         resolved,
@@ -179,8 +186,20 @@ def image_build_command(
         index_url,
         ca_bundle,
     )
+    # An unchanged project was checked and its graph's requirements recorded by an
+    # earlier build: answer without importing the user's code (see images/known.py).
+    key = known.project_key(project_digest(options), target, config)
+    record = known.lookup(key)
+    if record is None:
+        pipeline = _load(target, code_root, config)
+        _check_sources(pipeline, code_root)
+        graph = pipeline.graph
+        warn_missing_imports(graph, replace(options, materializer_requirements=graph.requirements))
+        record = known.Known(pipeline.name, graph.requirements)
+    options = replace(options, materializer_requirements=record.requirements)
     built = build_step_image(options, push=push, log=echo)
-    echo(f"Step image for pipeline '{pipeline.name}': {built.reference}")
+    known.remember(key, record)
+    echo(f"Step image for pipeline '{record.pipeline}': {built.reference}")
 
 
 image_app.command("build")(image_build_command)

@@ -183,7 +183,21 @@ def _dockerignore(root: Path) -> list[str]:
     return patterns
 
 
+# Within one process a file is hashed once while it stays the same size and age: the
+# base and step tags (and the key of a known project) all read the wheelhouse and SDK.
+_HASHED: dict[tuple[str, int, int, int], bytes] = {}
+
+
 def _file_sha(path: Path) -> bytes:
+    stat = os.stat(path)
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    found = _HASHED.get(key)
+    if found is None:
+        found = _HASHED[key] = _read_sha(path)
+    return found
+
+
+def _read_sha(path: Path) -> bytes:
     sha = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

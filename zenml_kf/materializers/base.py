@@ -17,6 +17,19 @@ class BaseMaterializer:
     """
 
     ARTIFACT_TYPE: ClassVar[str] = "system.Artifact"
+    # Distributions (pip names) a step image needs to run `save` and `load`; the image
+    # builder adds them, pinned to the versions installed where the pipeline is compiled,
+    # so an artifact written on a laptop reads the same in a pod.
+    REQUIREMENTS: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def requirements_for(cls, data_type: str) -> tuple[str, ...]:
+        """What a step image needs to handle values of `data_type` (a dotted type name).
+
+        Most materializers know their libraries up front; one that stores arbitrary
+        objects (pickle) also needs the library that defines the object's class.
+        """
+        return cls.REQUIREMENTS
 
     def save(self, data: Any, path: Path) -> None:
         raise NotImplementedError

@@ -38,6 +38,8 @@ class BuiltInContainerMaterializer(BaseMaterializer):
     back different from JSON, so those values are pickled instead of silently altered.
     """
 
+    REQUIREMENTS = ("cloudpickle",)
+
     def save(self, data: Any, path: Path) -> None:
         try:
             text = json.dumps(data)

@@ -13,6 +13,7 @@ _FILE = "data.parquet"
 
 class PandasMaterializer(BaseMaterializer):
     ARTIFACT_TYPE = "system.Dataset"
+    REQUIREMENTS = ("pandas", "pyarrow")  # pyarrow: the parquet engine pandas uses
 
     def save(self, data: Any, path: Path) -> None:
         try:

@@ -9,11 +9,15 @@ objects is actually saved.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from zenml_kf.log import get_logger
 from zenml_kf.materializers.base import BaseMaterializer
 from zenml_kf.source import load_source, source_of
+
+if TYPE_CHECKING:
+    from zenml_kf.pipelines.graph import OutputSpec
 
 _PKG = "zenml_kf.materializers"
 PICKLE_MATERIALIZER = f"{_PKG}.pickle_materializer:PickleMaterializer"
@@ -100,3 +104,19 @@ def load_materializer(source: str) -> BaseMaterializer:
 
         raise MaterializerError(f"'{source}' is not a BaseMaterializer subclass; check the name")
     return cls()
+
+
+def materializer_requirements(outputs: Iterable[OutputSpec]) -> list[str]:
+    """The distributions a step image needs for these outputs' materializers, sorted.
+
+    An output whose materializer is only known at run time (an `Any` or unregistered
+    annotation) may be pickled, so it needs what the pickle materializer needs.
+    """
+    found: set[str] = set()
+    for out in outputs:
+        source = out.materializer
+        if source is None and not out.unregistered_type:
+            continue
+        materializer = load_materializer(source or PICKLE_MATERIALIZER)
+        found.update(type(materializer).requirements_for(out.data_type))
+    return sorted(found)

@@ -114,10 +114,16 @@ def compile_pipeline(
     output = check_output(Path(output))
     options = choice.options or ImageOptions(code_root=default_code_root())
     # The YAML written here must not change the tag it names (nor a later build's).
-    options = replace(options, exclude=[*options.exclude, output.resolve()])
     graph = pipeline.graph
+    options = replace(
+        options,
+        exclude=[*options.exclude, output.resolve()],
+        materializer_requirements=graph.requirements,
+    )
     note = None
     image = choice.image
+    if image is None:  # a named image was built some other way: its contents are unknown
+        warn_missing_imports(graph, options)
     if image is None and choice.build:
         from compiler.checks import check_graph
         from zenml_kf.images.builder import build_step_image
@@ -138,3 +144,26 @@ def compile_pipeline(
         pipeline_root=pipeline_root,
     )
     return CompiledPipeline(path.resolve(), image, graph, note)
+
+
+def warn_missing_imports(graph: PipelineGraph, options: ImageOptions) -> None:
+    """One warning per top-level package the step code imports that the step image
+    (base, the user's requirements, the materializers' requirements) will not have."""
+    import sys
+
+    from zenml_kf.images.imports import missing_imports
+    from zenml_kf.images.requirements import base_requirements
+    from zenml_kf.log import get_logger
+
+    root = options.code_root.resolve()
+    sources = {spec.source for spec in graph.steps}
+    sources |= {spec.config_source for spec in graph.steps if spec.config_source}
+    sources |= {out.materializer for spec in graph.steps for out in spec.outputs if out.materializer}
+    files = []
+    for source in sorted(sources):
+        file = getattr(sys.modules.get(source.partition(":")[0]), "__file__", None)
+        if file is not None and Path(file).resolve().is_relative_to(root):
+            files.append(Path(file))
+    requirements = [*base_requirements(), *options.requirements, *graph.requirements]
+    for missing in missing_imports(files, root, requirements):
+        get_logger().warning("%s", missing.message())

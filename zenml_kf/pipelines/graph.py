@@ -76,6 +76,9 @@ class PipelineGraph(_Frozen):
     enable_cache: bool = True
     settings: dict[str, Any] = {}
     steps: list[StepSpec]
+    # Distributions the outputs' materializers need in a step image (pip names, not
+    # pinned): found where the graph is built, so building an image imports no user code.
+    requirements: list[str] = []
 
     @model_validator(mode="after")
     def _check_edges(self) -> PipelineGraph:

@@ -8,24 +8,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
-from pydantic import ValidationError
-
 from zenml_kf.exceptions import ConfigFileError, PipelineInterfaceError
-from zenml_kf.materializers.registry import default_registry, load_materializer
+from zenml_kf.grammar import plural, with_article
 from zenml_kf.names import check_name
-from zenml_kf.pipelines.builder import OutputHandle, PipelineBuilder, StepCall, building
-from zenml_kf.pipelines.config_file import RunConfig, load_run_config, merge_settings
-from zenml_kf.pipelines.graph import InputSpec, OutputSpec, PipelineGraph, StepSpec
-from zenml_kf.pipelines.settings import parse_settings
+from zenml_kf.pipelines.builder import PipelineBuilder, StepCall, building
 from zenml_kf.source import source_of, type_name
-from zenml_kf.steps.config import parameter_json_types
 from zenml_kf.steps.step import StepDefinition, StepInstance
-from zenml_kf.steps.type_check import METRICS_ARTIFACT, concrete_type, is_metrics
-from zenml_kf.validation import describe
 
+# The graph, settings and run-config models and the materializer registry are imported
+# where a graph is built: `from zenml_kf import pipeline` only defines pipelines, and those
+# pydantic classes and regular expressions would cost more than all of the above.
 if TYPE_CHECKING:
     from zenml_kf.orchestrators.schedule import Schedule
+    from zenml_kf.pipelines.builder import OutputHandle
     from zenml_kf.pipelines.compilation import CompiledPipeline
+    from zenml_kf.pipelines.config_file import RunConfig
+    from zenml_kf.pipelines.graph import InputSpec, OutputSpec, PipelineGraph, StepSpec
 
 
 class PipelineDefinition:
@@ -76,7 +74,7 @@ class PipelineDefinition:
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, StepInstance]:
         if len(args) > len(self.step_args):
             raise PipelineInterfaceError(
-                f"pipeline '{self.name}' takes {len(self.step_args)} steps but got {len(args)}"
+                f"pipeline '{self.name}' takes {plural(len(self.step_args), 'step')} but got {len(args)}"
             )
         bound = dict(zip(self.step_args, args, strict=False))
         for key, value in kwargs.items():
@@ -104,7 +102,7 @@ class PipelineDefinition:
                 )
             if not isinstance(value, StepInstance):
                 raise PipelineInterfaceError(
-                    f"argument '{key}' of pipeline '{self.name}' is a {type(value).__name__}, not a "
+                    f"argument '{key}' of pipeline '{self.name}' is {with_article(type(value).__name__)}, not a "
                     f"step instance; pass one, e.g. {key}=my_step()"
                 )
             if id(value) in seen:
@@ -131,15 +129,25 @@ class Pipeline:
     ) -> None:
         self.definition = definition
         self.calls = calls
-        self.run_config = run_config or RunConfig()
+        # None until a config file or model is applied: a plain `p.run()` never needs one.
+        self._run_config = run_config
         # Below the pipeline's own settings: what an orchestrator gives every step.
         self.default_settings: dict[str, Any] = dict(default_settings or {})
 
     def with_default_settings(self, settings: dict[str, Any]) -> Pipeline:
         """A copy whose steps get `settings` unless the pipeline, a step or a config file says otherwise."""
+        from zenml_kf.pipelines.config_file import merge_settings
+
         return Pipeline(
-            self.definition, self.calls, self.run_config, merge_settings(self.default_settings, settings)
+            self.definition, self.calls, self._run_config, merge_settings(self.default_settings, settings)
         )
+
+    @property
+    def run_config(self) -> RunConfig:
+        """The overrides applied with `with_config` (an empty run configuration when none were)."""
+        from zenml_kf.pipelines.config_file import RunConfig
+
+        return self._run_config if self._run_config is not None else RunConfig()
 
     @property
     def name(self) -> str:
@@ -151,6 +159,8 @@ class Pipeline:
 
     def with_config(self, config: str | Path | RunConfig) -> Pipeline:
         """A copy with the overrides of a run configuration file (or model) applied."""
+        from zenml_kf.pipelines.config_file import RunConfig, load_run_config, merge_settings
+
         run_config = config if isinstance(config, RunConfig) else load_run_config(config)
         where = f"config file '{config}'" if not isinstance(config, RunConfig) else "run config"
         for step_name, overrides in run_config.steps.items():
@@ -181,13 +191,17 @@ class Pipeline:
     @functools.cached_property
     def graph(self) -> PipelineGraph:
         """The serializable graph; parameters are validated here, once configs are final."""
-        pipeline_cache = (
-            self.run_config.enable_cache
-            if self.run_config.enable_cache is not None
-            else self.definition.enable_cache
-        )
+        from zenml_kf.materializers.registry import materializer_requirements
+        from zenml_kf.pipelines.config_file import merge_settings
+        from zenml_kf.pipelines.graph import PipelineGraph
+        from zenml_kf.pipelines.settings import parse_settings
+
+        run_config = self._run_config
+        configured_cache = run_config.enable_cache if run_config is not None else None
+        pipeline_cache = configured_cache if configured_cache is not None else self.definition.enable_cache
         pipeline_settings = merge_settings(
-            merge_settings(self.default_settings, self.definition.settings), self.run_config.settings
+            merge_settings(self.default_settings, self.definition.settings),
+            run_config.settings if run_config is not None else {},
         )
         parse_settings(pipeline_settings, f"pipeline '{self.name}'")
         specs = [self._step_spec(call, pipeline_cache, pipeline_settings) for call in self.calls.values()]
@@ -198,12 +212,18 @@ class Pipeline:
             enable_cache=pipeline_cache,
             settings=pipeline_settings,
             steps=specs,
+            requirements=materializer_requirements(out for spec in specs for out in spec.outputs),
         )
 
     def _step_spec(self, call: StepCall, pipeline_cache: bool, pipeline_settings: dict[str, Any]) -> StepSpec:
+        from zenml_kf.pipelines.config_file import merge_settings
+        from zenml_kf.pipelines.graph import StepSpec
+        from zenml_kf.pipelines.settings import parse_settings
+        from zenml_kf.steps.config import parameter_json_types
+
         definition = call.instance.definition
         signature = definition.signature
-        overrides = self.run_config.steps.get(call.name)
+        overrides = self._run_config.steps.get(call.name) if self._run_config is not None else None
         step_cache = overrides.enable_cache if overrides and overrides.enable_cache is not None else None
         if step_cache is None:
             step_cache = definition.enable_cache if definition.enable_cache is not None else True
@@ -229,6 +249,10 @@ class Pipeline:
         )
 
     def _parameters(self, call: StepCall, overrides: dict[str, Any]) -> dict[str, Any]:
+        from pydantic import ValidationError
+
+        from zenml_kf.validation import describe
+
         cls = call.instance.definition.signature.config_class
         if cls is None:
             return {}
@@ -244,10 +268,16 @@ class Pipeline:
         return dumped
 
     def _input_spec(self, call: StepCall, key: str, handle: OutputHandle) -> InputSpec:
+        from zenml_kf.pipelines.graph import InputSpec
+
         expected = call.instance.definition.signature.inputs[key]
         return InputSpec(name=key, data_type=type_name(expected), step=handle.step, output=handle.output)
 
     def _output_spec(self, call: StepCall, name: str, annotation: Any) -> OutputSpec:
+        from zenml_kf.materializers.registry import default_registry, load_materializer
+        from zenml_kf.pipelines.graph import OutputSpec
+        from zenml_kf.steps.type_check import METRICS_ARTIFACT, concrete_type, is_metrics
+
         override = call.instance.output_materializers.get(name)
         concrete = concrete_type(annotation)
         if override is not None:
