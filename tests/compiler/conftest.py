@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.docker_engine import docker_engine  # noqa: F401  (fixture for the image tests)
+
 PROJECT = Path(__file__).parent / "project"
 
 

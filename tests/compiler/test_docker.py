@@ -16,6 +16,7 @@ import pytest
 
 from tests.compiler.conftest import PROJECT, parse_compiled, task_key
 from tests.conftest import git_init, run_cli
+from tests.docker_engine import DockerSetup
 from tests.kubeflow.conftest import kfp_server  # noqa: F401  (fixture)
 from tests.kubeflow.kfp_api_server import KFPServer
 
@@ -25,33 +26,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
-class DockerSetup:
-    base_image: str
-    started_pid: int | None
-
-
-@dataclass
 class Built:
     root: Path  # code root (a zenml repository) the image was built from
     image: str
     yaml: Path
-
-
-@pytest.fixture(scope="session")
-def docker_engine() -> Iterator[DockerSetup]:
-    """A Docker daemon and the Python base image (scripts/setup_docker.sh, idempotent)."""
-    proc = subprocess.run(
-        ["bash", str(REPO / "scripts" / "setup_docker.sh")], capture_output=True, text=True, timeout=900
-    )
-    if proc.returncode != 0:
-        pytest.fail(f"scripts/setup_docker.sh failed:\n{proc.stderr[-3000:]}")
-    values = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
-    setup = DockerSetup(
-        values["BASE_IMAGE"], int(values["DOCKERD_PID"]) if values.get("DOCKERD_PID") else None
-    )
-    yield setup
-    if setup.started_pid is not None:  # stop only a daemon this session started
-        subprocess.run(["kill", str(setup.started_pid)], check=False)
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +64,7 @@ def built(docker_engine: DockerSetup, tmp_path_factory: pytest.TempPathFactory) 
     )
     result = run_cli(
         "compile", "flows.py:parity_pipeline", "-o", str(base / "parity.yaml"), "--build",
-        "--python-image", docker_engine.base_image, "--wheelhouse", str(wheelhouse),
+        "--python-image", docker_engine.python_image, "--wheelhouse", str(wheelhouse),
         cwd=root, timeout=1200,
     )  # fmt: skip
     assert result.code == 0, result
@@ -201,7 +179,7 @@ def test_the_digits_example_matches_in_containers(
     out = tmp_path / "digits.yaml"
     result = run_cli(
         "compile", "digits/pipeline.py:digits_pipeline_run", "-o", str(out), "--build",
-        "-r", "requirements.txt", "--python-image", docker_engine.base_image,
+        "-r", "requirements.txt", "--python-image", docker_engine.python_image,
         "--wheelhouse", str(built.yaml.parent / "wheelhouse"), cwd=root, timeout=1200,
     )  # fmt: skip
     assert result.code == 0, result
@@ -236,7 +214,7 @@ def test_an_unchanged_project_reuses_its_image(
     built: Built, docker_engine: DockerSetup, tmp_path: Path
 ) -> None:
     result = run_cli(
-        "image", "build", "flows.py:parity_pipeline", "--python-image", docker_engine.base_image,
+        "image", "build", "flows.py:parity_pipeline", "--python-image", docker_engine.python_image,
         "--wheelhouse", str(built.yaml.parent / "wheelhouse"), cwd=built.root, timeout=600,
     )  # fmt: skip
     assert result.code == 0, result
@@ -286,7 +264,7 @@ def test_push_sends_the_image_and_the_yaml_references_it_by_digest(
     out = tmp_path / "pushed.yaml"
     result = run_cli(
         "compile", "flows.py:parity_pipeline", "-o", str(out), "--build", "--push",
-        "--repository", f"{registry}/team/steps", "--python-image", docker_engine.base_image,
+        "--repository", f"{registry}/team/steps", "--python-image", docker_engine.python_image,
         "--wheelhouse", str(built.yaml.parent / "wheelhouse"), cwd=built.root, timeout=1200,
     )  # fmt: skip
     assert result.code == 0, result
@@ -319,7 +297,7 @@ def test_zenml_run_on_kubeflow_builds_pushes_and_then_reuses_the_image(
         ["artifact-store", "register", "kfbucket", "--flavor", "s3", "--path", "s3://ml/team"],
         ["metadata-store", "register", "kfmlmd", "--flavor", "grpc", "--host", "127.0.0.1"],
         ["orchestrator", "register", "kfdocker", "--flavor", "kubeflow", "--host", kfp_server.url,
-         "--image-registry", f"{registry}/team/steps", "--python-image", docker_engine.base_image,
+         "--image-registry", f"{registry}/team/steps", "--python-image", docker_engine.python_image,
          "--wheelhouse", str(wheelhouse)],
         ["stack", "register", "kfdocker", "-o", "kfdocker", "-a", "kfbucket", "-m", "kfmlmd"],
     ):  # fmt: skip

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import CLIResult, new_project, run_cli
-from tests.remote import remote_servers as rs
+from tests.remote.conftest import gcs_server, grpc_mlmd, mariadb, moto_server  # noqa: F401  (fixtures)
 from tests.runs_delete.pipelines import PIPE, SUFFIX_CONFIG
 
 RUN_ID = re.compile(r"\b(?:demo|slow)-\d{8}-\d{6}-[0-9a-f]{6}\b")
@@ -77,31 +76,3 @@ class SQLiteRecords:
 
 
 # Real servers for the shared-stack tests, once per test session (and xdist worker).
-
-
-@pytest.fixture(scope="session")
-def mariadb() -> Iterator[rs.Server]:
-    server = rs.start_mariadb()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[rs.Server]:
-    server = rs.start_moto()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def gcs_server() -> Iterator[rs.Server]:
-    server = rs.start_fake_gcs()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def grpc_mlmd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[rs.Server]:
-    server = rs.start_mlmd_grpc(tmp_path_factory.mktemp("mlmd-grpc") / "mlmd.db")
-    yield server
-    server.stop()
