@@ -452,7 +452,8 @@ def _read_config(path: Path) -> RepositoryConfig:
 
     fix = "fix it by hand or move it away and run 'zenml init' again"
     try:
-        raw = yaml.safe_load(path.read_text())
+        # libyaml's parser when PyYAML has it: the registry is read by every command and run.
+        raw = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -110,6 +110,10 @@ class LocalRun:
         self.max_workers = max_workers
         self.run_id = new_run_id(self.graph.name)
         self.produced: dict[tuple[str, str], pb.Artifact] = {}
+        # Outputs this run wrote (not reused from the cache) and the cache keys of the steps
+        # that wrote them: see `_may_be_cached`.
+        self._written: set[tuple[str, str]] = set()
+        self._run_keys: set[str] = set()
         self.failure: str | None = None
         self._running: dict[Future[list[WrittenOutput]], _Running] = {}
 
@@ -251,7 +255,7 @@ class LocalRun:
             "step_name": spec.step_name,
             "step_source": spec.source,
         }
-        if spec.enable_cache:
+        if spec.enable_cache and self._may_be_cached(spec, key):
             hit = recorder.find_cached(key)
             if hit is not None and self._outputs_exist(spec, hit[1]):
                 recorder.record_cached(run, spec.name, properties, hit[0], inputs, hit[1])
@@ -260,6 +264,7 @@ class LocalRun:
                 logger.info("  ↻ %s cached", spec.name)
                 return None
         execution = recorder.start_step(run, spec.name, properties)
+        self._run_keys.add(key)
         uris = {
             out.name: self.stack.artifact_store.artifact_uri(
                 self.graph.name, self.run_id, spec.name, out.name
@@ -268,6 +273,17 @@ class LocalRun:
         }
         logger.info("  ▶ %s started", spec.name)
         return _Running(spec, execution, inputs, uris)
+
+    def _may_be_cached(self, spec: StepSpec, key: str) -> bool:
+        """False when no execution can have this cache key, so the store is not asked.
+
+        The key covers the URIs of the inputs, and an output this run wrote lies under
+        this run's own id: only a step of this run can have read it, and with the same
+        key only if it is this step's twin (same code, parameters and inputs).
+        """
+        if key in self._run_keys:
+            return True
+        return not any((edge.step, edge.output) in self._written for edge in spec.inputs)
 
     def _outputs_exist(self, spec: StepSpec, outputs: dict[str, pb.Artifact]) -> bool:
         """A cache hit needs every output whole in this stack's artifact store."""
@@ -332,6 +348,7 @@ class LocalRun:
         published = recorder.publish_step(run, state.execution, state.inputs, outputs)
         for out_name, artifact in published.items():
             self.produced[(name, out_name)] = artifact
+            self._written.add((name, out_name))
         elapsed = time.time() - float(get_value(state.execution.custom_properties, "started_at"))
         logger.info("  ✓ %s completed in %.2fs", name, elapsed)
         return True

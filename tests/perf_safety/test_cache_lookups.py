@@ -1,0 +1,154 @@
+"""A local run skips the cache lookup of a step fed by an output it wrote, and still finds
+every hit the store's query finds.
+
+Reruns of a cached chain, a hit older than the previous run, another pipeline with the
+same steps and a damaged output in the middle of a chain. Each run is a `zenml run`
+subprocess, and records are read back in a fresh process.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.conftest import _clean_env, new_project, run_cli
+
+CHAIN = textwrap.dedent(
+    """
+    import os
+
+    from zenml_kf import BaseStepConfig, pipeline, step
+
+
+    class Seed(BaseStepConfig):
+        seed: int = 1
+
+
+    @step
+    def first(config: Seed) -> int:
+        return config.seed
+
+
+    @step
+    def second(x: int) -> int:
+        return x * 10
+
+
+    @step
+    def third(x: int) -> int:
+        return x + 1
+
+
+    def chain(first, second, third):
+        third(second(first()))
+
+
+    seed = Seed(seed=int(os.environ.get("SEED", "1")))
+    p = pipeline(name="chain")(chain)(first=first(config=seed), second=second(), third=third())
+    other = pipeline(name="other")(chain)(first=first(config=seed), second=second(), third=third())
+    """
+)
+
+READ_BACK = textwrap.dedent(
+    """
+    import json, sys
+    from zenml_kf import Repository
+
+    repo = Repository()
+    print(json.dumps({
+        name: [
+            {
+                step_name: {
+                    "status": step.status.value,
+                    "id": step.execution_id,
+                    "reused": step.cached_execution_id,
+                    "outputs": {out: art.uri for out, art in step.outputs.items()},
+                }
+                for step_name, step in run.steps.items()
+            }
+            for run in repo.get_pipeline(name).runs
+        ]
+        for name in sys.argv[1:]
+    }))
+    """
+)
+
+
+def _runs(root: Path, *pipelines: str) -> dict[str, list[dict[str, dict[str, object]]]]:
+    proc = subprocess.run(
+        [sys.executable, "-c", READ_BACK, *pipelines],
+        cwd=root,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+def _run(root: Path, target: str, seed: int) -> str:
+    result = run_cli("run", f"chain.py:{target}", cwd=root, env={"SEED": str(seed)})
+    assert result.code == 0, result
+    return result.err
+
+
+def test_every_rerun_reuses_the_executions_that_ran_not_the_hits_that_reused_them(tmp_path: Path) -> None:
+    root = new_project(tmp_path, {"chain.py": CHAIN})
+    _run(root, "p", 1)
+    assert _run(root, "p", 1).count(" cached") == 3
+    assert _run(root, "p", 1).count(" cached") == 3  # asks the previous run, itself all hits
+    ran, *reruns = _runs(root, "chain")["chain"]
+    assert {s["status"] for s in ran.values()} == {"completed"}
+    for rerun in reruns:
+        assert rerun == {
+            name: {
+                "status": "cached",
+                "id": rerun[name]["id"],
+                "reused": str(step["id"]),
+                "outputs": step["outputs"],
+            }
+            for name, step in ran.items()
+        }
+
+
+def test_a_hit_the_previous_run_does_not_know_is_still_found(tmp_path: Path) -> None:
+    root = new_project(tmp_path, {"chain.py": CHAIN})
+    _run(root, "p", 1)
+    assert _run(root, "p", 2).count(" cached") == 0  # new seed: every step runs
+    assert _run(root, "p", 1).count(" cached") == 3  # the run before the previous one
+    runs = _runs(root, "chain")["chain"]
+    assert [step["reused"] for step in runs[2].values()] == [str(step["id"]) for step in runs[0].values()]
+
+
+def test_another_pipeline_with_the_same_steps_reuses_their_outputs(tmp_path: Path) -> None:
+    root = new_project(tmp_path, {"chain.py": CHAIN})
+    _run(root, "p", 1)
+    assert _run(root, "other", 1).count(" cached") == 3  # no previous run of its own to ask
+    found = _runs(root, "chain", "other")
+    assert [s["reused"] for s in found["other"][0].values()] == [
+        str(s["id"]) for s in found["chain"][0].values()
+    ]
+
+
+def test_a_damaged_output_reruns_its_step_and_every_step_after_it(tmp_path: Path) -> None:
+    root = new_project(tmp_path, {"chain.py": CHAIN})
+    _run(root, "p", 1)
+    [ran] = _runs(root, "chain")["chain"]
+    uri = Path(str(ran["second"]["outputs"]["output"]))  # type: ignore[index]
+    for file in (f for f in uri.rglob("*") if f.is_file() and not f.name.startswith(".")):
+        file.write_bytes(b"")
+    err = _run(root, "p", 1)
+    assert "first cached" in err
+    assert "second started" in err and "third started" in err, err
+    _, rerun = _runs(root, "chain")["chain"]
+    assert rerun["first"]["status"] == "cached"
+    assert rerun["second"]["status"] == rerun["third"]["status"] == "completed"
+    assert rerun["third"]["outputs"] != ran["third"]["outputs"]
+    # The repaired chain is what the next rerun reuses.
+    assert _run(root, "p", 1).count(" cached") == 3
+    last = _runs(root, "chain")["chain"][-1]
+    assert last["third"]["reused"] == str(rerun["third"]["id"])
