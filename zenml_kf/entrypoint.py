@@ -15,19 +15,22 @@ small values): KFP drops outputs that are not listed there.
 Exit codes: 0 done, 1 the step or its input failed (traceback or one-line error in the
 pod log), 2 the command line itself is wrong. Only the standard library is imported
 before the arguments are parsed, so a broken image fails fast with a clear message.
+
+Start-up time is paid by every pod, so the step spec is read into plain dataclasses
+(`PodStep`) rather than the graph's pydantic models, whose schemas take longer to build
+than many steps take to run; the pod loads no YAML, kfp, ml_metadata or stack code.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from zenml_kf.pipelines.graph import StepSpec
     from zenml_kf.steps.runner import InputArtifact, WrittenOutput
 
 URI_MOUNTS = {"gs://": "/gcs/", "s3://": "/s3/", "minio://": "/minio/"}
@@ -48,22 +51,96 @@ def local_path(uri: str) -> Path:
     return Path(uri)
 
 
+@dataclass(frozen=True)
+class PodOutput:
+    name: str
+    data_type: str
+    materializer: str | None
+    artifact_type: str
+
+
+@dataclass(frozen=True)
+class PodInput:
+    name: str
+    data_type: str
+
+
+@dataclass(frozen=True)
+class PodStep:
+    """The part of the graph's `StepSpec` a pod needs to run the step (the runner's `RunnableStep`)."""
+
+    name: str
+    source: str
+    parameters: dict[str, Any]
+    inputs: tuple[PodInput, ...]
+    outputs: tuple[PodOutput, ...]
+
+
+def pod_step(body: Any) -> PodStep:
+    """Read the compiler's step spec (`StepSpec.model_dump(mode="json")`) without pydantic.
+
+    Fields a pod does not use (code hash, cache flag, parameter types) are not read, so an
+    image keeps running specs that grew a field; a missing or mistyped field the pod needs
+    raises ValueError naming it.
+    """
+    if not isinstance(body, dict):
+        raise ValueError("the step spec is not a JSON object")
+    parameters = body.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise ValueError("'parameters' is not an object")
+    return PodStep(
+        name=_text(body, "name"),
+        source=_text(body, "source"),
+        parameters=parameters,
+        inputs=tuple(
+            PodInput(name=_text(edge, "name"), data_type=_text(edge, "data_type"))
+            for edge in _objects(body, "inputs")
+        ),
+        outputs=tuple(
+            PodOutput(
+                name=_text(out, "name"),
+                data_type=_text(out, "data_type"),
+                materializer=_optional_text(out, "materializer"),
+                artifact_type=_text(out, "artifact_type", default="system.Artifact"),
+            )
+            for out in _objects(body, "outputs")
+        ),
+    )
+
+
+def _objects(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    items = body.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ValueError(f"'{key}' is not a list of objects")
+    return items
+
+
+def _text(body: dict[str, Any], key: str, default: str | None = None) -> str:
+    value = body.get(key, default)
+    if not isinstance(value, str):
+        raise ValueError(f"'{key}' is {'missing' if value is None else 'not a string'}")
+    return value
+
+
+def _optional_text(body: dict[str, Any], key: str) -> str | None:
+    return None if body.get(key) is None else _text(body, key)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
+    step, spec_text, executor_text = args.step, args.spec, args.executor_input
     from zenml_kf.exceptions import ZenMLKFError
-    from zenml_kf.log import ensure_console_handler
     from zenml_kf.steps.runner import StepCodeError
 
-    ensure_console_handler()
     try:
-        payload, executor_input = json.loads(args.spec), json.loads(args.executor_input)
+        payload, executor_input = json.loads(spec_text), json.loads(executor_text)
     except ValueError as exc:
         print(
             f"Error: --spec or --executor-input is not JSON ({exc}); recompile the pipeline", file=sys.stderr
         )
         return 2
     try:
-        run(args.step, payload, executor_input)
+        run(step, payload, executor_input)
     except StepCodeError as exc:
         print(exc.formatted.rstrip(), file=sys.stderr)
         print(f"Error: step '{exc.step}' raised {exc}", file=sys.stderr)
@@ -78,14 +155,26 @@ def run(step: str, payload: dict[str, Any], executor_input: dict[str, Any]) -> d
     """Run one step as KFP asks and write the ExecutorOutput; returns it too."""
     from zenml_kf.artifact_stores.manifest import write_marker
     from zenml_kf.exceptions import ZenMLKFError
-    from zenml_kf.pipelines.graph import StepSpec
     from zenml_kf.steps.runner import run_step
 
-    spec = StepSpec.model_validate(payload["spec"])
+    try:
+        spec = pod_step(payload.get("spec") if isinstance(payload, dict) else None)
+    except ValueError as exc:
+        raise ZenMLKFError(
+            f"--spec holds no valid step spec ({exc}); recompile the pipeline with the zenml-kf "
+            "version installed in the image"
+        ) from exc
     if spec.name != step:
         raise ZenMLKFError(f"--step '{step}' does not match the step spec '{spec.name}'; recompile")
-    spec = spec.model_copy(update={"parameters": _parameters(spec, executor_input)})
+    spec = replace(spec, parameters=_parameters(spec, executor_input))
     definition = _load_step(spec)
+    if "logging" in sys.modules:
+        # Show the SDK's log lines in the pod log. When neither the step's module nor its
+        # libraries loaded logging, it is not loaded for this: nothing the pod runs logs below
+        # WARNING, and Python's last-resort handler prints warnings as the same bare line.
+        from zenml_kf.log import ensure_console_handler
+
+        ensure_console_handler()
     inputs = _inputs(spec, payload.get("inputs", {}), executor_input)
     outputs = _output_artifacts(executor_input)
     output_dirs: dict[str, Path] = {}
@@ -102,10 +191,9 @@ def run(step: str, payload: dict[str, Any], executor_input: dict[str, Any]) -> d
     result = executor_output(written, outputs)
     output_file = Path(executor_input["outputs"]["outputFile"])
     output_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output_file.with_name(output_file.name + ".tmp")
-    # The launcher reads this with Go's strict protojson: no NaN or Infinity literals.
-    tmp.write_text(json.dumps(result, allow_nan=False))
-    os.replace(tmp, output_file)
+    # The launcher reads this with Go's strict protojson (no NaN or Infinity literals), and
+    # only after the process exited with 0, so a direct write cannot be read half-done.
+    output_file.write_text(json.dumps(result, allow_nan=False, separators=(",", ":")))
     return result
 
 
@@ -165,7 +253,7 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _parameters(spec: StepSpec, executor_input: dict[str, Any]) -> dict[str, Any]:
+def _parameters(spec: PodStep, executor_input: dict[str, Any]) -> dict[str, Any]:
     """Compile-time values overridden by what KFP passes; the runner validates them once."""
     given = executor_input.get("inputs", {}).get("parameterValues", {}) or {}
     merged = dict(spec.parameters)
@@ -173,7 +261,7 @@ def _parameters(spec: StepSpec, executor_input: dict[str, Any]) -> dict[str, Any
     return merged
 
 
-def _load_step(spec: StepSpec) -> Any:
+def _load_step(spec: PodStep) -> Any:
     from zenml_kf.exceptions import ZenMLKFError
     from zenml_kf.grammar import with_article
     from zenml_kf.source import load_source
@@ -189,7 +277,7 @@ def _load_step(spec: StepSpec) -> Any:
 
 
 def _inputs(
-    spec: StepSpec, producers: dict[str, dict[str, Any]], executor_input: dict[str, Any]
+    spec: PodStep, producers: dict[str, dict[str, Any]], executor_input: dict[str, Any]
 ) -> dict[str, InputArtifact]:
     from zenml_kf.exceptions import ZenMLKFError
     from zenml_kf.source import resolve_type

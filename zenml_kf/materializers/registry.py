@@ -12,7 +12,6 @@ import functools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from zenml_kf.log import get_logger
 from zenml_kf.materializers.base import BaseMaterializer
 from zenml_kf.source import load_source, source_of
 
@@ -73,6 +72,8 @@ class MaterializerRegistry:
         name = _dotted(cls)
         if name not in self._warned:
             self._warned.add(name)
+            from zenml_kf.log import get_logger  # logging loads only when there is a warning
+
             get_logger().warning(
                 "No materializer for %s (%s): it will be pickled, which ties the artifact to "
                 "this Python and library version. Register one with "

@@ -8,10 +8,10 @@ function, checks each output against its annotation and writes it.
 
 from __future__ import annotations
 
-import traceback
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -22,11 +22,38 @@ from zenml_kf.materializers.registry import (
     default_registry,
     load_materializer,
 )
-from zenml_kf.pipelines.graph import StepSpec
 from zenml_kf.source import type_name
 from zenml_kf.steps.step import StepDefinition
 from zenml_kf.steps.type_check import METRICS_ARTIFACT, value_matches
 from zenml_kf.validation import describe
+
+
+class RunnableOutput(Protocol):
+    """What the runner reads of an output: the graph's `OutputSpec`, or the pod's lighter view."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def data_type(self) -> str: ...
+    @property
+    def materializer(self) -> str | None: ...
+    @property
+    def artifact_type(self) -> str: ...
+
+
+class RunnableStep(Protocol):
+    """What the runner reads of a step spec.
+
+    A structural type, so a KFP pod can run a step from its spec without building the
+    graph's pydantic models (their schemas cost more than many steps take to run).
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def parameters(self) -> Mapping[str, Any]: ...
+    @property
+    def outputs(self) -> Sequence[RunnableOutput]: ...
 
 
 @dataclass(frozen=True)
@@ -61,7 +88,7 @@ class StepCodeError(Exception):
 
 def run_step(
     definition: StepDefinition,
-    spec: StepSpec,
+    spec: RunnableStep,
     inputs: dict[str, InputArtifact],
     output_dirs: dict[str, Path],
     registry: MaterializerRegistry | None = None,
@@ -93,6 +120,8 @@ def run_step(
     try:
         returned = definition.fn(**kwargs)
     except (Exception, SystemExit) as exc:  # sys.exit() in a step is a failing step, not an exit
+        import traceback  # only a failing step pays for it
+
         tb = exc.__traceback__.tb_next if exc.__traceback__ else None
         formatted = "".join(traceback.format_exception(type(exc), exc, tb))
         raise StepCodeError(spec.name, exc, formatted) from None
@@ -155,7 +184,7 @@ def _metrics(name: str, value: Any) -> dict[str, float]:
     }
 
 
-def _split_outputs(spec: StepSpec, returned: Any) -> dict[str, Any]:
+def _split_outputs(spec: RunnableStep, returned: Any) -> dict[str, Any]:
     names = [out.name for out in spec.outputs]
     if not names:
         if returned is not None:
