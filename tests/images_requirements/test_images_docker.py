@@ -65,9 +65,9 @@ class Built:
 
 
 def _docker(*args: str, timeout: float = 300) -> str:
-    return subprocess.run(
-        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=True
-    ).stdout
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"docker {' '.join(args[:3])} failed: {proc.stderr.strip()}"
+    return proc.stdout
 
 
 def _inspect(image: str) -> dict[str, Any]:
