@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from zenml_kf import BaseStepConfig, Output, Repository, pipeline, step
 from zenml_kf.artifact_stores.manifest import MARKER
@@ -67,7 +66,6 @@ def test_next_step_gets_a_plain_writable_array_and_the_artifact_stays_intact(rep
     assert np.array_equal(again, np.arange(N, dtype=np.float64))
 
 
-@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="byte counters are Linux-only")
 def test_the_npy_is_written_once_where_it_lands(repo: Repository) -> None:
     # A first, tiny run creates the metadata store's schema, which is not what is measured.
     round_trip(make=make(config=Size(n=10)), scale_in_place=scale_in_place()).run()  # type: ignore[attr-defined]
@@ -89,7 +87,6 @@ def test_the_npy_is_written_once_where_it_lands(repo: Repository) -> None:
     assert nbytes <= written < nbytes * 1.25, f"{written - nbytes} bytes written besides the array"
 
 
-@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="byte counters are Linux-only")
 def test_a_large_array_is_read_without_copying_its_bytes(tmp_path: Path) -> None:
     data = np.random.default_rng(0).random(N)
     materializer = NumpyMaterializer()
