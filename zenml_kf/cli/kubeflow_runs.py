@@ -64,14 +64,6 @@ def _interrupted(run: KubeflowRun) -> None:
     echo(f"Stopped following; run {run.run_id} goes on in KFP: {run.url}")
 
 
-# V2beta1RuntimeState values behind each of our run statuses (backend/api/v2beta1/run.proto,
-# KFP 2.5.0), as `zenml_kf.orchestrators.kubeflow.run_sources` reads them back.
-KFP_STATES = {
-    "completed": ["SUCCEEDED", "SKIPPED"],
-    "failed": ["FAILED"],
-    "canceled": ["CANCELING", "CANCELED"],
-    "running": ["PENDING", "RUNNING", "PAUSED"],
-}
 DEFAULT_LIMIT = 100
 PAGE_SIZE = 100
 
@@ -88,6 +80,7 @@ def list_kfp_runs(
     import json
 
     from zenml_kf.cli.output import Column, print_table
+    from zenml_kf.orchestrators.kubeflow.run_sources import kfp_states
 
     pipeline_id = None
     if pipeline is not None:
@@ -100,7 +93,7 @@ def list_kfp_runs(
     wanted = limit or DEFAULT_LIMIT
     query_filter = None
     if status is not None:
-        predicate = {"key": "state", "operation": "IN", "string_values": {"values": KFP_STATES[status]}}
+        predicate = {"key": "state", "operation": "IN", "string_values": {"values": kfp_states(status)}}
         query_filter = json.dumps({"predicates": [predicate]})
     runs: list[Any] = []
     token = ""

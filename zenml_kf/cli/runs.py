@@ -207,7 +207,8 @@ def print_run(run: PipelineRunView, wide: bool = False) -> None:
         folder, shown, producers = ("", {}, []) if wide else _layout(run, [a.uri for *_, a in artifacts])
         title = "Artifacts"
         if folder:
-            title = shorten_left(f"Artifacts (in {redact(folder)})", width())
+            label = "Artifacts (in )"
+            title = f"Artifacts (in {shorten_left(redact(folder), max(width() - len(label), 8))})"
         columns: list[str | Column] = ["step", "output", Column("type", whole=True)]
         if wide:
             columns += [Column("artifact type", whole=True), Column("materializer", whole=True)]
@@ -268,19 +269,12 @@ def _layout(run: PipelineRunView, uris: list[str]) -> tuple[str, dict[str, str],
 def short_type(data_type: str) -> str:
     """`pandas.core.frame.DataFrame` -> `DataFrame`, `dict[str, numpy.ndarray]` ->
     `dict[str, ndarray]`: module paths dropped, class names whole."""
-    import re
-
     return re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", data_type)
 
 
-def shorten_left(text: str, limit: int) -> str:
-    """`Artifacts (in /a/long/path)` with the path's start cut to fit `limit` columns: a
-    path's end says the most."""
-    if len(text) <= limit:
-        return text
-    head, _, path = text.partition("(in ")
-    keep = max(limit - len(head) - len("(in …)"), 8)
-    return f"{head}(in …{path[:-1][-keep:]})"
+def shorten_left(path: str, limit: int) -> str:
+    """`path` with its start cut to fit `limit` columns: a path's end says the most."""
+    return path if len(path) <= limit else "…" + path[-(limit - 1) :]
 
 
 _STATUS_STYLES = {"completed": "green", "cached": "cyan", "failed": "red", "canceled": "yellow"}

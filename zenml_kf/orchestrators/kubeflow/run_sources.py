@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from zenml_kf.pipelines.graph import PipelineGraph
 
 # V2beta1RuntimeState -> our status (backend/api/v2beta1/run.proto, KFP 2.5.0).
-_STATUS = {
+KFP_STATE_STATUS = {
     "SUCCEEDED": "completed",
     "SKIPPED": "completed",
     "FAILED": "failed",
@@ -43,7 +43,7 @@ class KFPRunSources:
         from zenml_kf.metadata.views import ExecutionStatus
 
         run = self._run(run_id)
-        state = _STATUS.get(str(getattr(run, "state", "") or ""))
+        state = KFP_STATE_STATUS.get(str(getattr(run, "state", "") or ""))
         return ExecutionStatus(state) if state else None
 
     def graph_for_run(self, run_id: str) -> PipelineGraph | None:
@@ -96,3 +96,8 @@ class KFPRunSources:
             return self._connection.call("reading a run", fn, *args)
         except KubeflowError:
             return None
+
+
+def kfp_states(status: str) -> list[str]:
+    """The KFP states that read back as our run `status`: what a KFP filter on it asks for."""
+    return [state for state, ours in KFP_STATE_STATUS.items() if ours == status]
