@@ -3,36 +3,37 @@
 Step images are built from requirement names while Python code imports modules; the
 two differ (`import sklearn` is `scikit-learn`), so both the image builder and the
 import check translate through the metadata of the distributions installed where the
-pipeline is compiled. Everything is read from `importlib.metadata`; nothing is imported.
+pipeline is compiled. Everything is read from `importlib.metadata` (and parsed with `packaging`, pip's own
+parser); nothing is imported.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 import sys
 from importlib import metadata
 
-_NAME = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 
 def canonical(name: str) -> str:
     """PEP 503 form of a distribution name: `Scikit_Learn` and `scikit-learn` are one."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return canonicalize_name(name)
 
 
 def requirement_name(line: str) -> str | None:
     """The distribution a requirements-file line names, canonical; None for options
     (`-r`, `--index-url`), paths and URLs without an `#egg=` name."""
     text = line.split(" #", 1)[0].strip()
-    if not text or text.startswith("#"):
+    if not text or text.startswith(("#", "-")):
         return None
-    if "#egg=" in text:
+    if "#egg=" in text:  # pip's own form for a VCS or URL requirement, not PEP 508
         return canonical(text.split("#egg=", 1)[1].split("&", 1)[0])
-    if text.startswith(("-", ".", "/")) or "://" in text.split("@", 1)[0]:
+    try:
+        return canonical(Requirement(text).name)
+    except InvalidRequirement:
         return None
-    match = _NAME.match(text)
-    return canonical(match.group(1)) if match else None
 
 
 @functools.cache
@@ -104,11 +105,11 @@ def with_dependencies(names: set[str]) -> set[str]:
         except metadata.PackageNotFoundError:
             continue
         for spec in requires:
-            requirement, _, marker = spec.partition(";")
-            if "extra" in marker:
+            requirement = Requirement(spec)
+            if requirement.marker is not None and "extra" in str(requirement.marker):
                 continue
-            dependency = requirement_name(requirement)
-            if dependency is not None and dependency not in seen:
+            dependency = canonical(requirement.name)
+            if dependency not in seen:
                 todo.append(dependency)
     return seen
 
