@@ -352,10 +352,6 @@ class MetadataRecorder:
                 return
         self._queue.append(record)
 
-    @property
-    def pending(self) -> int:
-        return len(self._queue)
-
     def flush(self, run: RunRecord) -> None:
         """Write every queued record, in one transaction when their inputs are all stored.
 
