@@ -170,7 +170,9 @@ def _run_here(stack: Stack, pipeline: Pipeline, repo: Repository) -> None:
 
 
 def _without_run_end(record: logging.LogRecord) -> bool:
-    return not str(record.msg).startswith(("Run %s completed", "Run %s failed"))
+    from zenml_kf.orchestrators.local_run import RUN_END
+
+    return not getattr(record, RUN_END, False)
 
 
 def _summarize_failure(stack: Stack, repo: Repository, run_id: str, seconds: float) -> None:

@@ -57,6 +57,10 @@ def _leave_signals_to_main() -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
+RUN_END = "zenml_run_end"
+"""Set on the log record that closes a run, for a caller that sums the run up itself."""
+
+
 class RunTerminated(KeyboardInterrupt):
     """SIGTERM reached a local run: handled like Ctrl-C, the run is recorded as failed."""
 
@@ -166,9 +170,11 @@ class LocalRun:
                 self._record_failure(recorder, run, exc)
                 raise
         if self.failure is not None:
-            logger.error("Run %s failed", self.run_id)
+            logger.error("Run %s failed", self.run_id, extra={RUN_END: True})
             raise StepFailedError(f"{self.failure}; run {self.run_id} is recorded as failed", self.run_id)
-        logger.info("Run %s completed in %.2fs", self.run_id, time.perf_counter() - started)
+        logger.info(
+            "Run %s completed in %.2fs", self.run_id, time.perf_counter() - started, extra={RUN_END: True}
+        )
         reader = MetadataReader(store, self.stack.artifact_store, code_root=self.repository.root)
         return reader.run(self.run_id)
 
