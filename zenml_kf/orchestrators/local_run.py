@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import zenml_kf
 from zenml_kf.exceptions import StepFailedError, ZenMLKFError
 from zenml_kf.git_state import git_state
+from zenml_kf.interpreter_exit import collect_once_at_exit
 from zenml_kf.log import ensure_console_handler, get_logger
 from zenml_kf.metadata.recorder import MetadataRecorder, NewArtifact, RunRecord
 from zenml_kf.metadata.stale_runs import current_owner, reap_stale_runs
@@ -123,6 +124,7 @@ class LocalRun:
 
     def execute(self) -> PipelineRunView:
         ensure_console_handler()
+        collect_once_at_exit()
         pool = ThreadPoolExecutor(
             max_workers=self.max_workers, thread_name_prefix="zenml-step", initializer=_leave_signals_to_main
         )
