@@ -239,3 +239,59 @@ def test_a_local_run_leaves_grpc_unloaded_until_used(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "False", "True", "OK"]
+
+
+COUNT_WRITES = textwrap.dedent(
+    """
+    import json, sys
+    from collections import Counter
+    from ml_metadata.metadata_store import metadata_store
+
+    writes = []
+    for name in dir(metadata_store.MetadataStore):
+        if name.startswith("put_"):
+            def wrapped(self, *args, _name=name, _method=getattr(metadata_store.MetadataStore, name), **kwargs):
+                writes.append(_name)
+                return _method(self, *args, **kwargs)
+            setattr(metadata_store.MetadataStore, name, wrapped)
+
+    sys.path.insert(0, ".")
+    from chain import p
+
+    p.run()
+    print(json.dumps(Counter(writes)))
+    """
+)
+
+
+def test_a_linear_run_commits_once_per_step_and_its_end_with_the_last_one(tmp_path: Path) -> None:
+    """3 steps: the run's start (its DAG execution, then its parent context), then one
+    commit per round: [first started], [first's output, second started], [second's output,
+    third started], [third's output and the run's end]. A cached rerun: start, then one."""
+    import json
+
+    root = new_project(tmp_path, {"chain.py": CHAIN, "count.py": COUNT_WRITES})
+    counts = []
+    for _ in range(2):
+        proc = subprocess.run(
+            [sys.executable, "count.py"],
+            cwd=root,
+            env=_clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        counts.append(json.loads(proc.stdout.splitlines()[-1]))
+    # Type lookups (put_*_type) write nothing once the types exist; the pipeline's context is
+    # created by its first run.
+    first, rerun = ({k: v for k, v in c.items() if not k.endswith("_type")} for c in counts)
+    assert first == {
+        "put_contexts": 1,
+        "put_execution": 1,
+        "put_parent_contexts": 1,
+        "put_lineage_subgraph": 4,
+    }, counts
+    assert rerun == {"put_execution": 1, "put_parent_contexts": 1, "put_lineage_subgraph": 1}, counts
+    runs = _read_back(root)
+    assert [r["status"] for r in runs] == ["completed", "completed"]

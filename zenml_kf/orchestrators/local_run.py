@@ -231,19 +231,22 @@ class LocalRun:
                             progressed = True
                         else:
                             starting.append(started)
+                if not starting and not running:
+                    break  # what is queued goes with the run's end, in its one transaction
                 # One transaction for the round: outputs of the steps that finished, cache
                 # hits, and the steps about to start, recorded RUNNING before they run.
                 recorder.flush(run)
                 for state in starting:
                     running[pool.submit(self._work, state.spec, state.inputs, state.uris)] = state
-                if not running:
-                    break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    state = running[future]
-                    if self._finish(state, future, recorder, run):
-                        done.add(state.spec.name)
-                    del running[future]
+                while finished:
+                    for future in finished:
+                        state = running[future]
+                        if self._finish(state, future, recorder, run):
+                            done.add(state.spec.name)
+                        del running[future]
+                    # Steps that ended meanwhile go into the same round, and its one commit.
+                    finished = {future for future in running if future.done()}
             completed = True
         finally:
             # On an interrupt, do not wait for running steps; their threads end with the process.
