@@ -3,7 +3,8 @@
     .zen/
       config.yaml      # components, stacks and the active stack; commit it
       .gitignore       # keeps local_stores/ out of git
-      local_stores/    # the default artifact folder and sqlite MLMD file
+      local_stores/    # the default artifact folder and sqlite MLMD file, and
+                       # config.yaml.json: the registry as last parsed (see yaml_cache)
 
 Every change to `config.yaml` is validated first and written atomically, so a failed
 command never leaves a half-written registry.
@@ -27,6 +28,7 @@ from zenml_kf.names import check_name
 from zenml_kf.stack.flavors import FlavorRegistry
 from zenml_kf.stack.types import ComponentType
 from zenml_kf.validation import describe
+from zenml_kf.yaml_cache import InvalidYAML, load_yaml, remember
 
 if TYPE_CHECKING:
     from zenml_kf.metadata.deletion import DeletedRun
@@ -40,6 +42,8 @@ CONFIG_FILE = "config.yaml"
 LOCK_FILE = ".config.lock"
 CONFIG_VERSION = 1
 LOCAL_STORES = "local_stores"
+# The registry as parsed, beside the stores: derived data that stays out of git.
+PARSED_CONFIG = "config.yaml.json"
 DEFAULT = "default"
 STACK_ENV = "ZENML_KF_STACK"
 
@@ -448,15 +452,12 @@ def find_root(start: Path) -> Path | None:
 
 
 def _read_config(path: Path) -> RepositoryConfig:
-    import yaml
-
     fix = "fix it by hand or move it away and run 'zenml init' again"
     try:
-        # libyaml's parser when PyYAML has it: the registry is read by every command and run.
-        raw = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
+        # Every command and run reads the registry: parsed once per change (see yaml_cache).
+        raw = load_yaml(path.read_text(), path.parent / LOCAL_STORES / PARSED_CONFIG)
+    except InvalidYAML as exc:
+        where = f" at line {exc.line}" if exc.line is not None else ""
         raise RepositoryError(f"{path} is not valid YAML{where}; {fix}") from None
     except OSError as exc:
         raise RepositoryError(f"cannot read {path}: {exc.strerror}") from None
@@ -484,7 +485,8 @@ def _read_config(path: Path) -> RepositoryConfig:
 def _write_config(path: Path, config: RepositoryConfig) -> None:
     import yaml
 
-    text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    data = config.model_dump(mode="json")
+    text = yaml.safe_dump(data, sort_keys=False)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w") as f:
@@ -493,6 +495,7 @@ def _write_config(path: Path, config: RepositoryConfig) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    remember(text, data, path.parent / LOCAL_STORES / PARSED_CONFIG)
 
 
 def _env_settings(config_class: Any) -> dict[str, Any]:
