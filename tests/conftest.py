@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,6 +80,17 @@ def run_cli(
         [ZENML, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
     )
     return CLIResult(proc)
+
+
+def python_json(root: Path, *args: str, timeout: float = 120) -> Any:
+    """The JSON a Python process prints on its last line, run in `root` as a user would."""
+    import json
+
+    proc = subprocess.run(
+        [sys.executable, *args], cwd=root, env=_clean_env(), capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1])
 
 
 def assert_clean_error(result: CLIResult, *fragments: str) -> None:

@@ -7,6 +7,7 @@ by `git checkout`, through the CLI).
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 import sys
@@ -94,7 +95,7 @@ def test_invalid_yaml_is_still_one_line_with_its_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("when: 2024-01-02\n", {"when": __import__("datetime").date(2024, 1, 2)}),
+        ("when: 2024-01-02\n", {"when": datetime.date(2024, 1, 2)}),
         ("1: one\n", {1: "one"}),
     ],
 )

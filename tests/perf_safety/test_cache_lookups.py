@@ -8,13 +8,10 @@ subprocess, and records are read back in a fresh process.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
-from tests.conftest import _clean_env, new_project, run_cli
+from tests.conftest import new_project, python_json, run_cli
 
 CHAIN = textwrap.dedent(
     """
@@ -78,16 +75,7 @@ READ_BACK = textwrap.dedent(
 
 
 def _runs(root: Path, *pipelines: str) -> dict[str, list[dict[str, dict[str, object]]]]:
-    proc = subprocess.run(
-        [sys.executable, "-c", READ_BACK, *pipelines],
-        cwd=root,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+    return python_json(root, "-c", READ_BACK, *pipelines, timeout=60)  # type: ignore[no-any-return]
 
 
 def _run(root: Path, target: str, seed: int) -> str:

@@ -14,11 +14,10 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import ZENML, _clean_env, new_project, run_cli
+from tests.conftest import ZENML, _clean_env, new_project, python_json, run_cli
 
 CHAIN = textwrap.dedent(
     """
@@ -84,19 +83,8 @@ READ_BACK = textwrap.dedent(
 )
 
 
-def _python_json(root: Path, *args: str) -> Any:
-    """The JSON a Python process prints last, run in `root` as a user would."""
-    import json
-
-    proc = subprocess.run(
-        [sys.executable, *args], cwd=root, env=_clean_env(), capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.splitlines()[-1])
-
-
 def _read_back(root: Path) -> list[dict[str, object]]:
-    return _python_json(root, "-c", READ_BACK)  # type: ignore[no-any-return]
+    return python_json(root, "-c", READ_BACK)  # type: ignore[no-any-return]
 
 
 def _journal_mode(db: Path) -> str:
@@ -270,7 +258,7 @@ def test_a_linear_run_commits_once_per_step_and_its_end_with_the_last_one(tmp_pa
     commit per round: [first started], [first's output, second started], [second's output,
     third started], [third's output and the run's end]. A cached rerun: start, then one."""
     root = new_project(tmp_path, {"chain.py": CHAIN, "count.py": COUNT_WRITES})
-    counts = [_python_json(root, "count.py") for _ in range(2)]
+    counts = [python_json(root, "count.py") for _ in range(2)]
     # Type lookups (put_*_type) write nothing once the types exist; the pipeline's context is
     # created by its first run.
     first, rerun = ({k: v for k, v in c.items() if not k.endswith("_type")} for c in counts)

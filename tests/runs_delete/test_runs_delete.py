@@ -6,16 +6,14 @@ sqlite tables, the artifact folder and the post-run API.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.conftest import ZENML, _clean_env, assert_clean_error, run_cli
+from tests.conftest import ZENML, _clean_env, assert_clean_error, python_json, run_cli
 from tests.runs_delete.conftest import SQLiteRecords, run
 from zenml_kf import Repository
 
@@ -216,17 +214,7 @@ print(json.dumps({
 
 
 def test_python_api(project: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", API],
-        cwd=project,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-    assert proc.returncode == 0, proc.stderr
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got = python_json(project, "-c", API)
     assert got["run_id"] is True
     assert got["counts"] == [2, 3, 0, 3]
     assert got["found"].startswith("no run 'demo-")
