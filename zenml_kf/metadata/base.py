@@ -1,11 +1,21 @@
-"""The metadata store component: an ML Metadata store, opened on first use."""
+"""The metadata store component: an ML Metadata store, opened on first use.
+
+The first connections to an empty store race to create MLMD's tables, and MLMD creates
+them one statement at a time: a connection that comes in between finds some tables and
+not others, and MLMD refuses it ("This may be due to concurrent connection to the empty
+database. Please retry the connection."). Opening retries that for a bounded time; the
+tables are complete a moment later. Runs starting together on a fresh project (a CI
+job, a sweep) meet this on sqlite as well as on MySQL.
+"""
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+import random
 import sys
 import threading
+import time
 import types
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -37,8 +47,31 @@ class BaseMetadataStore(StackComponent):
         not create a store: a deleted one would silently come back empty."""
         return None
 
+    def half_made_hint(self) -> str:
+        """What to do when the store's tables stay half-created (a creator that died)."""
+        return "remove the half-made store if no other run is starting"
+
     @functools.cached_property
     def store(self) -> MetadataStore:
+        return self.open_store()
+
+    def open_store(self) -> MetadataStore:
+        """Open the store, waiting while a concurrent first connection creates its tables."""
+        deadline = time.monotonic() + SCHEMA_RACE_SECONDS
+        while True:
+            try:
+                return self._open()
+            except SchemaRace as race:
+                if time.monotonic() > deadline:
+                    raise MetadataStoreError(
+                        f"the metadata store at {self.address} was still being created by another "
+                        f"process after {SCHEMA_RACE_SECONDS:g}s; try again, or "
+                        f"{self.half_made_hint()}"
+                    ) from race.__cause__
+                time.sleep(random.uniform(0.05, 0.3))
+
+    def _open(self) -> MetadataStore:
+        """One attempt: the store, SchemaRace, or a MetadataStoreError saying why not."""
         defer_import("grpc")  # ml_metadata imports it for its gRPC client only
         from ml_metadata import errors
         from ml_metadata.metadata_store import metadata_store
@@ -46,10 +79,25 @@ class BaseMetadataStore(StackComponent):
         try:
             return metadata_store.MetadataStore(self.connection_config())
         except (errors.StatusError, RuntimeError, OSError) as exc:
+            if is_schema_race(str(exc)):
+                raise SchemaRace() from exc
             reason = first_line(exc)
             raise MetadataStoreError(
                 f"cannot open the metadata store at {self.address} ({reason}); {self.unreachable_hint()}"
             ) from exc
+
+
+SCHEMA_RACE_SECONDS = 30.0
+"""How long opening waits for a concurrent first connection to finish MLMD's tables."""
+
+
+class SchemaRace(Exception):
+    """MLMD found the schema half-created by a concurrent first connection."""
+
+
+def is_schema_race(message: str) -> bool:
+    """Whether MLMD refused to open because another connection is creating the tables."""
+    return "concurrent connection" in message
 
 
 # Attributes the import system reads from a module already in sys.modules; answering them

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import os
-import random
 import socket
 import sys
 import tempfile
@@ -27,16 +26,13 @@ from pydantic import Field, field_validator, model_validator
 from zenml_kf.artifact_stores._remote_secrets import EnvVarName, read_env_secret, read_secret_file
 from zenml_kf.exceptions import MetadataStoreError, first_line
 from zenml_kf.log import get_logger
-from zenml_kf.metadata.base import BaseMetadataStore
+from zenml_kf.metadata.base import BaseMetadataStore, SchemaRace, defer_import, is_schema_race
 from zenml_kf.stack.component import MetadataStoreConfig
 
 if TYPE_CHECKING:
     from ml_metadata.metadata_store import MetadataStore
 
 logger = get_logger(__name__)
-
-OPEN_RETRY_SECONDS = 30.0
-"""How long to keep retrying while a concurrent first connection creates the schema."""
 
 
 class MySQLMetadataStoreConfig(MetadataStoreConfig):
@@ -162,26 +158,17 @@ class MySQLMetadataStore(BaseMetadataStore):
             cfg.host, cfg.port, cfg.connect_timeout_seconds, self.address, self.unreachable_hint()
         )
         logger.debug("metadata store %s: server %s", self.address, version)
-        config = self.connection_config()
-        deadline = time.monotonic() + OPEN_RETRY_SECONDS
-        while True:
-            try:
-                return self._open(config)
-            except _SchemaRace:
-                # Another process is creating MLMD's tables in the empty database right now;
-                # MLMD asks to retry, and the tables are complete a moment later.
-                if time.monotonic() > deadline:
-                    raise MetadataStoreError(
-                        f"the metadata store at {self.address} was still being created by another "
-                        f"process after {OPEN_RETRY_SECONDS:g}s; try again, or drop the half-made "
-                        "database if no other run is starting"
-                    ) from None
-                time.sleep(random.uniform(0.05, 0.3))
+        return self.open_store()
 
-    def _open(self, config: Any) -> MetadataStore:
+    def half_made_hint(self) -> str:
+        return "drop the half-made database if no other run is starting"
+
+    def _open(self) -> MetadataStore:
+        defer_import("grpc")  # as the base store: the MySQL path never uses it
         from ml_metadata import errors
         from ml_metadata.metadata_store import metadata_store
 
+        config = self.connection_config()
         try:
             with native_stderr_captured() as captured:
                 return metadata_store.MetadataStore(config)
@@ -190,24 +177,20 @@ class MySQLMetadataStore(BaseMetadataStore):
             logger.debug("MLMD could not open %s: %s %s", self.address, message, captured())
             # Two first connections creating the schema: MLMD reports it as a concurrent
             # connection, or MySQL/MariaDB aborts one of them as a deadlock; both settle.
-            if "concurrent connection" in message or "Deadlock found" in message:
-                raise _SchemaRace() from None
+            if is_schema_race(message) or "Deadlock found" in message:
+                raise SchemaRace() from exc
             where = f"{self.config.host}:{self.config.port}"
             if "mysql_real_connect" in message:
                 raise MetadataStoreError(
                     f"the MySQL server at {where} refused user '{self.config.user}' on database "
                     f"'{self.config.database}' (wrong password, unknown user, missing grants or "
                     f"TLS required); check {self._password_source()} and the user's grants"
-                ) from None
+                ) from exc
             reason = first_line(message) if message.strip() else type(exc).__name__
             raise MetadataStoreError(
                 f"cannot open the metadata store at {self.address} ({reason}); check the database "
                 "and the user's grants"
-            ) from None
-
-
-class _SchemaRace(Exception):
-    """MLMD found the schema half-created by a concurrent first connection."""
+            ) from exc
 
 
 def probe(host: str, port: int, timeout: float, address: str, hint: str) -> str:

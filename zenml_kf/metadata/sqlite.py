@@ -60,6 +60,9 @@ class SQLiteMetadataStore(BaseMetadataStore):
     def unreachable_hint(self) -> str:
         return f"make sure {self.path.parent} exists and is writable"
 
+    def half_made_hint(self) -> str:
+        return f"delete {self.path} if no other run is starting (it holds no runs yet)"
+
     def missing(self) -> str | None:
         if self.path.exists():
             return None
