@@ -140,3 +140,83 @@ def test_a_damaged_output_reruns_its_step_and_every_step_after_it(tmp_path: Path
     assert _run(root, "p", 1).count(" cached") == 3
     last = _runs(root, "chain")["chain"][-1]
     assert last["third"]["reused"] == str(rerun["third"]["id"])
+
+
+COUNT_QUERIES = textwrap.dedent(
+    """
+    import json, sys
+    from ml_metadata.metadata_store import metadata_store
+
+    asked = []
+    plain = metadata_store.MetadataStore.get_executions
+
+    def get_executions(self, list_options=None):
+        asked.append("filter" if list_options is not None and list_options.filter_query else "newest")
+        return plain(self, list_options)
+
+    metadata_store.MetadataStore.get_executions = get_executions
+    sys.path.insert(0, ".")
+    import chain
+
+    getattr(chain, sys.argv[1]).run()
+    print(json.dumps(asked))
+    """
+)
+
+
+def test_a_rerun_asks_the_store_one_filter_query_and_reads_the_newest_records_once(tmp_path: Path) -> None:
+    """MLMD parses each filter query for about a millisecond: after the first hit, the
+    run's later lookups are answered from the store's newest executions, read once."""
+    root = new_project(tmp_path, {"chain.py": CHAIN})
+    # The first run: its first step misses; the steps after it read outputs it wrote and
+    # ask nothing. (One more filter query finds runs of killed processes.)
+    first = python_json(root, "-c", COUNT_QUERIES, "p")
+    assert first.count("filter") == 2 and "newest" not in first, first
+    rerun = python_json(root, "-c", COUNT_QUERIES, "p")
+    assert rerun.count("filter") == 2 and rerun.count("newest") == 1, rerun
+    again = python_json(root, "-c", COUNT_QUERIES, "other")  # hits through the reruns' records
+    assert again.count("filter") == 2 and again.count("newest") == 1, again
+    runs = _runs(root, "chain", "other")
+    ran = runs["chain"][0]
+    for run in (runs["chain"][1], runs["other"][0]):
+        assert [step["reused"] for step in run.values()] == [str(step["id"]) for step in ran.values()]
+
+
+def test_the_newest_records_never_answer_with_an_execution_that_is_gone_or_not_complete(
+    tmp_path: Path,
+) -> None:
+    """Records of a rerun whose original run was deleted, or that point at a failed
+    execution, fall back to the filter query, which finds the completed one."""
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    from zenml_kf.metadata.cache_index import CacheIndex
+    from zenml_kf.metadata.values import set_value
+
+    config = pb.ConnectionConfig()
+    config.sqlite.filename_uri = str(tmp_path / "store.db")
+    config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    store = metadata_store.MetadataStore(config)
+    type_id = store.put_execution_type(pb.ExecutionType(name="system.ContainerExecution"))
+
+    def put(state: int, fingerprint: str, reused: int = 0) -> int:
+        execution = pb.Execution(type_id=type_id, last_known_state=state)
+        set_value(execution.custom_properties, "cache_fingerprint", fingerprint)
+        if reused:
+            set_value(execution.custom_properties, "cached_execution_id", str(reused))
+        [execution_id] = store.put_executions([execution])
+        return execution_id
+
+    original = {key: put(pb.Execution.COMPLETE, key) for key in ("a", "gone", "failed")}
+    failed = put(pb.Execution.FAILED, "failed")
+    put(pb.Execution.CACHED, "a", reused=original["a"])
+    put(pb.Execution.CACHED, "gone", reused=10_000)  # its original run was deleted
+    put(pb.Execution.CACHED, "failed", reused=failed)  # cannot happen, must not matter
+
+    index = CacheIndex(store, window=10)
+    found = index.newest_complete("a")  # a filter query, then the newest records are read
+    assert found is not None and found.id == original["a"]
+    for key in ("gone", "failed"):
+        found = index.newest_complete(key)
+        assert found is not None and found.id == original[key]
+    assert index.newest_complete("never") is None

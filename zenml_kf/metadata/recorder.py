@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from ml_metadata.metadata_store import MetadataStore
     from ml_metadata.proto import metadata_store_pb2 as pb
 
+    from zenml_kf.metadata.cache_index import CacheIndex
+
 PIPELINE_CONTEXT = "system.Pipeline"
 RUN_CONTEXT = "system.PipelineRun"
 CONTAINER_EXECUTION = "system.ContainerExecution"
@@ -143,6 +145,7 @@ class MetadataRecorder:
         self._type_ids: dict[tuple[str, str], int] = {}
         self._queue: list[_Record] = []
         self._run: RunRecord | None = None
+        self._cache_index: CacheIndex | None = None
 
     def _type_id(self, kind: str, name: str) -> int:
         key = (kind, name)
@@ -404,9 +407,15 @@ class MetadataRecorder:
         for artifact, artifact_id in zip(artifacts, artifact_ids, strict=True):
             artifact.id = artifact_id
 
-    def find_cached(self, cache_key: str) -> tuple[pb.Execution, dict[str, pb.Artifact]] | None:
-        """The newest completed execution with this fingerprint, and its output artifacts."""
-        import ml_metadata as mlmd
+    def find_cached(
+        self, cache_key: str, window: int = 0
+    ) -> tuple[pb.Execution, dict[str, pb.Artifact]] | None:
+        """The newest completed execution with this fingerprint, and its output artifacts.
+
+        `window`: how many of the store's newest executions answer this run's later
+        lookups once one has hit (`CacheIndex`); 0 asks the store every time.
+        """
+        from zenml_kf.metadata.cache_index import CacheIndex
 
         if self._run is not None and any(
             r.execution.last_known_state == COMPLETE
@@ -414,18 +423,11 @@ class MetadataRecorder:
             for r in self._queue
         ):
             self.flush(self._run)  # a step of this run with the same fingerprint is not written yet
-        query = (
-            f"custom_properties.cache_fingerprint.string_value = {json.dumps(cache_key)} "
-            "AND last_known_state = COMPLETE"
-        )
-        found = self._store.get_executions(
-            list_options=mlmd.ListOptions(
-                filter_query=query, limit=1, order_by=mlmd.OrderByField.CREATE_TIME, is_asc=False
-            )
-        )
-        if not found:
+        if self._cache_index is None:
+            self._cache_index = CacheIndex(self._store, window)
+        execution = self._cache_index.newest_complete(cache_key)
+        if execution is None:
             return None
-        execution = found[0]
         events = self._store.get_events_by_execution_ids([execution.id])
         names = {e.artifact_id: e.path.steps[0].key for e in events if e.type == self._pb.Event.OUTPUT}
         artifacts = self._store.get_artifacts_by_id(list(names))

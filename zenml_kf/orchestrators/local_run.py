@@ -119,6 +119,9 @@ class LocalRun:
         # that wrote them: see `_may_be_cached`.
         self._written: set[tuple[str, str]] = set()
         self._run_keys: set[str] = set()
+        # A rerun's lookups are answered by the previous run's records, its steps and its
+        # DAG execution, twice over for runs recorded in between.
+        self._cache_window = 2 * (len(self.graph.steps) + 1)
         self.failure: str | None = None
         self._running: dict[Future[list[WrittenOutput]], _Running] = {}
 
@@ -267,7 +270,7 @@ class LocalRun:
             "step_source": spec.source,
         }
         if spec.enable_cache and self._may_be_cached(spec, key):
-            hit = recorder.find_cached(key)
+            hit = recorder.find_cached(key, window=self._cache_window)
             if hit is not None and self._outputs_exist(spec, hit[1]):
                 recorder.record_cached(run, spec.name, properties, hit[0], inputs, hit[1])
                 for name, artifact in hit[1].items():
