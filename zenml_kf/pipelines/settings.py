@@ -32,22 +32,24 @@ from pydantic import (
 from zenml_kf.exceptions import SettingsError
 
 # What kfp's PipelineTask setters accept (kfp/dsl/pipeline_task.py), so an error is raised
-# here with a message that says how to fix it rather than deep inside kfp.
-_CPU = re.compile(r"^([0-9]*[.])?[0-9]+m?$")
-_MEMORY = re.compile(r"^[0-9]+(E|Ei|P|Pi|T|Ti|G|Gi|M|Mi|K|Ki)?$")
+# here with a message that says how to fix it rather than deep inside kfp. Patterns stay
+# strings: `re` compiles (and caches) one when it is first used, so a run whose steps set
+# no resources pays for none of them.
+_CPU = r"^([0-9]*[.])?[0-9]+m?$"
+_MEMORY = r"^[0-9]+(E|Ei|P|Pi|T|Ti|G|Gi|M|Mi|K|Ki)?$"
 GPU_COUNTS = (0, 1, 2, 4, 8, 16)
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+_SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
+_LABEL_NAME = r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"
+_LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+_DURATION = r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$"
 # Env var names that hold credentials: their values must come from a Kubernetes secret,
 # never from a literal that would be written into the compiled YAML. Long words match
 # anywhere in the name (DBPASSWORD), short ones only as a whole '_'-separated part, so
 # PATH, BYPASS, AUTHOR and TOKENIZERS_PARALLELISM stay allowed; a name ending in KEY
 # (SSH_KEY, SIGNING_KEY; not MONKEY) or naming a connection string (DATABASE_URL, *_DSN) is one too.
-_SECRET_LIKE = re.compile(
+_SECRET_LIKE = (
     r"PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN(?!IZER)|CREDENTIAL|PRIVATE_KEY|ACCESS_KEY|API_?KEY"
     r"|AUTHORIZATION|DATABASE_URL|CONNECTION_STRING|CONN_STR"
     r"|SSHKEY|(?:^|_)(?:PASS|PWD|PW|PAT|AUTH|CREDS|DSN|COOKIE|DB_URL)(?:_|$)|(?:^|_)KEY$"
@@ -84,7 +86,7 @@ class SecretKeyRef(_Strict):
     @field_validator("secret")
     @classmethod
     def _secret_name(cls, value: str) -> str:
-        if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        if len(value) > 253 or not re.match(_DNS_SUBDOMAIN, value):
             raise ValueError(
                 f"'{value}' is not a Kubernetes secret name (lower-case letters, digits, '-' and '.')"
             )
@@ -93,7 +95,7 @@ class SecretKeyRef(_Strict):
     @field_validator("key")
     @classmethod
     def _key_name(cls, value: str) -> str:
-        if not _SECRET_KEY.match(value):
+        if not re.match(_SECRET_KEY, value):
             raise ValueError(f"'{value}' is not a secret key (letters, digits, '-', '_' and '.')")
         return value
 
@@ -162,7 +164,7 @@ class StepSettings(_Strict):
         if value is None:
             return None
         text = _number_text(value)
-        if not _CPU.match(text):
+        if not re.match(_CPU, text):
             raise ValueError(
                 f"'{value}' is not a CPU quantity; use a number like 2 or 0.5, or millicores like 500m"
             )
@@ -174,7 +176,7 @@ class StepSettings(_Strict):
         if value is None:
             return None
         text = _number_text(value)
-        if not _MEMORY.match(text):
+        if not re.match(_MEMORY, text):
             raise ValueError(
                 f"'{value}' is not a memory quantity; use a whole number with an optional unit "
                 "like 512Mi, 4Gi or 2G"
@@ -196,7 +198,7 @@ class StepSettings(_Strict):
 
         for name, text in value.items():
             _check_env_name(name)
-            if _SECRET_LIKE.search(name.upper()):
+            if re.search(_SECRET_LIKE, name.upper()):
                 raise ValueError(
                     f"'{name}' looks like a credential and would be written into the pipeline "
                     f"YAML; use secret_env: {{{name}: {{secret: NAME, key: KEY}}}} instead"
@@ -221,9 +223,13 @@ class StepSettings(_Strict):
     def _node_selector(cls, value: dict[str, str]) -> dict[str, str]:
         for key, label in value.items():
             prefix, _, name = key.rpartition("/")
-            if (prefix and not _DNS_SUBDOMAIN.match(prefix)) or len(name) > 63 or not _LABEL_NAME.match(name):
+            if (
+                (prefix and not re.match(_DNS_SUBDOMAIN, prefix))
+                or len(name) > 63
+                or not re.match(_LABEL_NAME, name)
+            ):
                 raise ValueError(f"'{key}' is not a Kubernetes label key")
-            if len(label) > 63 or not _LABEL_VALUE.match(label):
+            if len(label) > 63 or not re.match(_LABEL_VALUE, label):
                 raise ValueError(f"'{label}' (for '{key}') is not a Kubernetes label value")
         return value
 
@@ -290,7 +296,7 @@ def parse_duration(value: int | float | str) -> int:
     text = value.strip()
     if text.isdigit():
         return int(text)
-    match = _DURATION.match(text)
+    match = re.match(_DURATION, text)
     if not text or match is None:
         raise ValueError(f"'{value}' is not a duration; write seconds or a string like 30s, 15m, 1h30m")
     hours, minutes, seconds = (int(part or 0) for part in match.groups())
@@ -328,7 +334,7 @@ def _check_env_name(name: str) -> None:
             "an env var name looks like an access key or token; give the variable's NAME, and "
             "the secret through secret_env"
         )
-    if not _ENV_NAME.match(name):
+    if not re.match(_ENV_NAME, name):
         raise ValueError(f"'{name}' is not an environment variable name (letters, digits, '_')")
 
 
