@@ -19,13 +19,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from zenml_kf.metadata.recorder import CACHED, COMPLETE
 from zenml_kf.metadata.values import get_value
 
 if TYPE_CHECKING:
     from ml_metadata.proto import metadata_store_pb2 as pb
 
-# MLMD's Execution.State values (metadata_store.proto).
-_COMPLETE, _CACHED = 3, 5
 FINGERPRINT = "cache_fingerprint"
 REUSED = "cached_execution_id"
 
@@ -72,10 +71,10 @@ class CacheIndex:
             key = get_value(execution.custom_properties, FINGERPRINT)
             if not key or key in points_at:
                 continue
-            if execution.last_known_state == _COMPLETE:
+            if execution.last_known_state == COMPLETE:
                 points_at[key] = execution.id
             elif (
-                execution.last_known_state == _CACHED
+                execution.last_known_state == CACHED
                 and str(get_value(execution.custom_properties, REUSED, "")).isdigit()
             ):
                 points_at[key] = int(get_value(execution.custom_properties, REUSED))
@@ -87,7 +86,7 @@ class CacheIndex:
             execution = by_id.get(execution_id)
             if (
                 execution is not None
-                and execution.last_known_state == _COMPLETE
+                and execution.last_known_state == COMPLETE
                 and get_value(execution.custom_properties, FINGERPRINT) == key
             ):
                 recent[key] = execution

@@ -410,10 +410,11 @@ class MetadataRecorder:
     def find_cached(
         self, cache_key: str, window: int = 0
     ) -> tuple[pb.Execution, dict[str, pb.Artifact]] | None:
-        """The newest completed execution with this fingerprint, and its output artifacts.
+        """The newest completed execution with this fingerprint, and its output artifacts
+        (`CacheIndex` says when a rerun's records name an equally good one).
 
         `window`: how many of the store's newest executions answer this run's later
-        lookups once one has hit (`CacheIndex`); 0 asks the store every time.
+        lookups once one has hit; 0 asks the store every time.
         """
         from zenml_kf.metadata.cache_index import CacheIndex
 
