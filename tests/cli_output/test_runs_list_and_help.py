@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_output.terminal import piped, too_wide
-from tests.conftest import assert_clean_error, new_project, run_cli
+from tests.conftest import _clean_env, assert_clean_error, new_project, run_cli
 
 PIPE = textwrap.dedent(
     """
@@ -70,6 +72,40 @@ def test_list_limit_and_status(project: Path) -> None:
     assert listed(project, "--status", "COMPLETED", "--limit", "1") == [every[2]]
     code, out, _ = piped("runs", "list", "--status", "canceled", cwd=project)
     assert code == 0 and out.startswith("No canceled runs yet"), out
+
+
+MANY = textwrap.dedent(
+    """
+    import sys
+    from pipe import demo, make
+
+    for _ in range(int(sys.argv[1])):
+        demo(make=make()).run()
+    """
+)
+
+
+def test_a_long_history_lists_the_newest_hundred_and_says_so(tmp_path: Path) -> None:
+    root = new_project(tmp_path, {"pipe.py": PIPE, "many.py": MANY})
+    made = subprocess.run(
+        [sys.executable, "many.py", "102"],
+        cwd=root,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert made.returncode == 0, made.stderr
+    every = listed(root, "--limit", "102")
+    assert len(every) == 102 and len({run_id for run_id, _ in every}) == 102
+    code, out, _ = piped("runs", "list", cwd=root)
+    assert code == 0
+    assert [RUN_ID.search(line).group(0) for line in out.splitlines() if RUN_ID.search(line)] == [
+        run_id for run_id, _ in every[2:]
+    ]
+    assert out.rstrip().splitlines()[-1] == "Showing the newest 100 of 102 runs; --limit N shows more."
+    code, out, _ = piped("runs", "list", "--limit", "101", cwd=root)
+    assert code == 0 and "Showing" not in out
 
 
 def test_bad_status_and_limit_are_one_line_errors(project: Path) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from zenml_kf.cli.output import echo
+from zenml_kf.cli.runs import DEFAULT_LIMIT
 
 if TYPE_CHECKING:
     from zenml_kf.orchestrators.kubeflow.connection import KFPConnection
@@ -64,7 +65,6 @@ def _interrupted(run: KubeflowRun) -> None:
     echo(f"Stopped following; run {run.run_id} goes on in KFP: {run.url}")
 
 
-DEFAULT_LIMIT = 100
 PAGE_SIZE = 100
 
 
