@@ -121,7 +121,7 @@ def test_a_store_left_half_made_is_one_line_naming_the_file(tmp_path: Path) -> N
             from zenml_kf.exceptions import MetadataStoreError
             from first_pipeline import p
 
-            base.SCHEMA_RACE_SECONDS = 1.0
+            base.OPEN_WAIT_SECONDS = 1.0
             start = time.monotonic()
             try:
                 p.run()
@@ -143,3 +143,66 @@ def test_a_store_left_half_made_is_one_line_naming_the_file(tmp_path: Path) -> N
         )
     db.close()
     assert tables == 1
+
+
+def _hold_write_lock(path: Path) -> sqlite3.Connection:
+    """Take the store's write lock, as another first connection creating the tables holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("CREATE TABLE holder (x)")
+    return db
+
+
+def test_a_run_waits_for_a_write_lock_held_longer_than_mlmd_waits(tmp_path: Path) -> None:
+    """MLMD gives up on a lock after about two seconds ("Concurrent writes aborted")."""
+    root = new_project(tmp_path, {"first_pipeline.py": PIPELINE})
+    holder = _hold_write_lock(root / ".zen" / "local_stores" / "metadata.db")
+    run = subprocess.Popen(
+        [ZENML, "run", "first_pipeline.py:p"],
+        cwd=root,
+        env=_clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(5)
+    assert run.poll() is None, run.communicate()
+    holder.execute("ROLLBACK")
+    holder.close()
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, out + err
+    listed = run_cli("runs", "list", cwd=root)
+    assert listed.code == 0 and "completed" in listed.out, listed
+
+
+def test_a_lock_never_released_is_one_line_saying_so(tmp_path: Path) -> None:
+    root = new_project(tmp_path, {"first_pipeline.py": PIPELINE})
+    store = root / ".zen" / "local_stores" / "metadata.db"
+    holder = _hold_write_lock(store)
+    try:
+        result = python_json(
+            root,
+            "-c",
+            textwrap.dedent(
+                """
+                import json
+                from zenml_kf.metadata import base
+                from zenml_kf.exceptions import MetadataStoreError
+                from first_pipeline import p
+
+                base.OPEN_WAIT_SECONDS = 1.0
+                try:
+                    p.run()
+                except MetadataStoreError as exc:
+                    print(json.dumps({"error": str(exc), "cause": str(exc.__cause__)}))
+                """
+            ),
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result["error"] == (
+        f"the metadata store at {store} stayed locked by another process after 1s; try again once it is done"
+    )
+    assert "Concurrent writes aborted" in result["cause"]

@@ -1,11 +1,13 @@
 """The metadata store component: an ML Metadata store, opened on first use.
 
 The first connections to an empty store race to create MLMD's tables, and MLMD creates
-them one statement at a time: a connection that comes in between finds some tables and
-not others, and MLMD refuses it ("This may be due to concurrent connection to the empty
-database. Please retry the connection."). Opening retries that for a bounded time; the
-tables are complete a moment later. Runs starting together on a fresh project (a CI
-job, a sweep) meet this on sqlite as well as on MySQL.
+them one statement at a time, each first connection in its own transactions. One that
+comes in between finds some tables and not others ("This may be due to concurrent
+connection to the empty database. Please retry the connection."), or, on sqlite, waits
+about two seconds for another's write lock and gives up ("Concurrent writes aborted after
+max number of retries."). Opening retries both for a bounded time: the tables are
+complete, and the lock free, a moment later. Runs starting together on a fresh project (a
+CI job, a sweep) meet this on sqlite as well as on MySQL.
 """
 
 from __future__ import annotations
@@ -56,22 +58,30 @@ class BaseMetadataStore(StackComponent):
         return self.open_store()
 
     def open_store(self) -> MetadataStore:
-        """Open the store, waiting while a concurrent first connection creates its tables."""
-        deadline = time.monotonic() + SCHEMA_RACE_SECONDS
+        """Open the store, waiting while another connection creates its tables or holds its lock."""
+        deadline = time.monotonic() + OPEN_WAIT_SECONDS
         while True:
             try:
                 return self._open()
-            except SchemaRace as race:
+            except StoreBusy as busy:
                 if time.monotonic() > deadline:
-                    raise MetadataStoreError(
-                        f"the metadata store at {self.address} was still being created by another "
-                        f"process after {SCHEMA_RACE_SECONDS:g}s; try again, or "
-                        f"{self.half_made_hint()}"
-                    ) from race.__cause__
+                    raise MetadataStoreError(self._still_busy(busy)) from busy.__cause__
                 time.sleep(random.uniform(0.05, 0.3))
 
+    def _still_busy(self, busy: StoreBusy) -> str:
+        waited = f"after {OPEN_WAIT_SECONDS:g}s"
+        if busy.half_made:
+            return (
+                f"the metadata store at {self.address} was still being created by another process "
+                f"{waited}; try again, or {self.half_made_hint()}"
+            )
+        return (
+            f"the metadata store at {self.address} stayed locked by another process {waited}; "
+            "try again once it is done"
+        )
+
     def _open(self) -> MetadataStore:
-        """One attempt: the store, SchemaRace, or a MetadataStoreError saying why not."""
+        """One attempt: the store, StoreBusy, or a MetadataStoreError saying why not."""
         defer_import("grpc")  # ml_metadata imports it for its gRPC client only
         from ml_metadata import errors
         from ml_metadata.metadata_store import metadata_store
@@ -79,25 +89,35 @@ class BaseMetadataStore(StackComponent):
         try:
             return metadata_store.MetadataStore(self.connection_config())
         except (errors.StatusError, RuntimeError, OSError) as exc:
-            if is_schema_race(str(exc)):
-                raise SchemaRace() from exc
+            busy = StoreBusy.of(str(exc))
+            if busy is not None:
+                raise busy from exc
             reason = first_line(exc)
             raise MetadataStoreError(
                 f"cannot open the metadata store at {self.address} ({reason}); {self.unreachable_hint()}"
             ) from exc
 
 
-SCHEMA_RACE_SECONDS = 30.0
-"""How long opening waits for a concurrent first connection to finish MLMD's tables."""
+OPEN_WAIT_SECONDS = 30.0
+"""How long opening waits for other connections creating MLMD's tables or holding a lock."""
 
 
-class SchemaRace(Exception):
-    """MLMD found the schema half-created by a concurrent first connection."""
+class StoreBusy(Exception):
+    """MLMD would not open the store for another connection: worth another try."""
 
+    def __init__(self, half_made: bool) -> None:
+        super().__init__("half-made" if half_made else "locked")
+        self.half_made = half_made
+        """The tables were half created (else: another connection held the write lock)."""
 
-def is_schema_race(message: str) -> bool:
-    """Whether MLMD refused to open because another connection is creating the tables."""
-    return "concurrent connection" in message
+    @classmethod
+    def of(cls, message: str) -> StoreBusy | None:
+        """The StoreBusy MLMD's error message tells of, or None for any other error."""
+        if "concurrent connection" in message:
+            return cls(half_made=True)
+        if "Concurrent writes aborted" in message:  # sqlite's "database is locked", in MLMD's words
+            return cls(half_made=False)
+        return None
 
 
 # Attributes the import system reads from a module already in sys.modules; answering them

@@ -26,7 +26,7 @@ from pydantic import Field, field_validator, model_validator
 from zenml_kf.artifact_stores._remote_secrets import EnvVarName, read_env_secret, read_secret_file
 from zenml_kf.exceptions import MetadataStoreError, first_line
 from zenml_kf.log import get_logger
-from zenml_kf.metadata.base import BaseMetadataStore, SchemaRace, defer_import, is_schema_race
+from zenml_kf.metadata.base import BaseMetadataStore, StoreBusy, defer_import
 from zenml_kf.stack.component import MetadataStoreConfig
 
 if TYPE_CHECKING:
@@ -177,8 +177,9 @@ class MySQLMetadataStore(BaseMetadataStore):
             logger.debug("MLMD could not open %s: %s %s", self.address, message, captured())
             # Two first connections creating the schema: MLMD reports it as a concurrent
             # connection, or MySQL/MariaDB aborts one of them as a deadlock; both settle.
-            if is_schema_race(message) or "Deadlock found" in message:
-                raise SchemaRace() from exc
+            busy = StoreBusy(half_made=True) if "Deadlock found" in message else StoreBusy.of(message)
+            if busy is not None:
+                raise busy from exc
             where = f"{self.config.host}:{self.config.port}"
             if "mysql_real_connect" in message:
                 raise MetadataStoreError(
