@@ -79,11 +79,9 @@ def _half_made_store(root: Path, statements: list[str]) -> Path:
     return path
 
 
-def test_a_run_waits_for_the_store_another_process_is_creating(tmp_path: Path) -> None:
-    statements = _complete_schema(tmp_path)
-    root = new_project(tmp_path, {"first_pipeline.py": PIPELINE})
-    store = _half_made_store(root, statements)
-    run = subprocess.Popen(
+def _start_run(root: Path) -> subprocess.Popen[str]:
+    """`zenml run` of the project's pipeline, in the background, as a user starts it."""
+    return subprocess.Popen(
         [ZENML, "run", "first_pipeline.py:p"],
         cwd=root,
         env=_clean_env(),
@@ -91,6 +89,13 @@ def test_a_run_waits_for_the_store_another_process_is_creating(tmp_path: Path) -
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_a_run_waits_for_the_store_another_process_is_creating(tmp_path: Path) -> None:
+    statements = _complete_schema(tmp_path)
+    root = new_project(tmp_path, {"first_pipeline.py": PIPELINE})
+    store = _half_made_store(root, statements)
+    run = _start_run(root)
     time.sleep(2)  # the run is up and finds the tables half made
     assert run.poll() is None, run.communicate()
     db = sqlite3.connect(store, isolation_level=None, timeout=30)  # the creator goes on
@@ -158,14 +163,7 @@ def test_a_run_waits_for_a_write_lock_held_longer_than_mlmd_waits(tmp_path: Path
     """MLMD gives up on a lock after about two seconds ("Concurrent writes aborted")."""
     root = new_project(tmp_path, {"first_pipeline.py": PIPELINE})
     holder = _hold_write_lock(root / ".zen" / "local_stores" / "metadata.db")
-    run = subprocess.Popen(
-        [ZENML, "run", "first_pipeline.py:p"],
-        cwd=root,
-        env=_clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    run = _start_run(root)
     time.sleep(5)
     assert run.poll() is None, run.communicate()
     holder.execute("ROLLBACK")
