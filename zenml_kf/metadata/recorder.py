@@ -132,8 +132,10 @@ def recorded_error(error: str) -> str:
 
 
 class MetadataRecorder:
-    def __init__(self, store: MetadataStore, where: str = "") -> None:
-        """`where`: the store's address (a file, a server), named in error messages."""
+    def __init__(self, store: MetadataStore, where: str = "", cache_window: int = 0) -> None:
+        """`where`: the store's address (a file, a server), named in error messages.
+        `cache_window`: how many of the store's newest executions answer the run's cache
+        lookups once one has hit (`CacheIndex`); 0 asks the store every time."""
         from ml_metadata.proto import metadata_store_pb2
 
         # MLMD logs each error it raises as a warning; ours say it in one line.
@@ -145,6 +147,7 @@ class MetadataRecorder:
         self._type_ids: dict[tuple[str, str], int] = {}
         self._queue: list[_Record] = []
         self._run: RunRecord | None = None
+        self._cache_window = cache_window
         self._cache_index: CacheIndex | None = None
 
     def _type_id(self, kind: str, name: str) -> int:
@@ -407,15 +410,9 @@ class MetadataRecorder:
         for artifact, artifact_id in zip(artifacts, artifact_ids, strict=True):
             artifact.id = artifact_id
 
-    def find_cached(
-        self, cache_key: str, window: int = 0
-    ) -> tuple[pb.Execution, dict[str, pb.Artifact]] | None:
+    def find_cached(self, cache_key: str) -> tuple[pb.Execution, dict[str, pb.Artifact]] | None:
         """The newest completed execution with this fingerprint, and its output artifacts
-        (`CacheIndex` says when a rerun's records name an equally good one).
-
-        `window`: how many of the store's newest executions answer this run's later
-        lookups once one has hit; 0 asks the store every time.
-        """
+        (`CacheIndex` says when a rerun's records name an equally good one)."""
         from zenml_kf.metadata.cache_index import CacheIndex
 
         if self._run is not None and any(
@@ -425,7 +422,7 @@ class MetadataRecorder:
         ):
             self.flush(self._run)  # a step of this run with the same fingerprint is not written yet
         if self._cache_index is None:
-            self._cache_index = CacheIndex(self._store, window)
+            self._cache_index = CacheIndex(self._store, self._cache_window)
         execution = self._cache_index.newest_complete(cache_key)
         if execution is None:
             return None

@@ -119,9 +119,6 @@ class LocalRun:
         # that wrote them: see `_may_be_cached`.
         self._written: set[tuple[str, str]] = set()
         self._run_keys: set[str] = set()
-        # A rerun's lookups are answered by the previous run's records, its steps and its
-        # DAG execution, twice over for runs recorded in between.
-        self._cache_window = 2 * (len(self.graph.steps) + 1)
         self.failure: str | None = None
         self._running: dict[Future[list[WrittenOutput]], _Running] = {}
 
@@ -142,7 +139,11 @@ class LocalRun:
         metadata_store = self.stack.metadata_store
         store = metadata_store.store
         reap_stale_runs(store)  # runs of killed processes on this store become FAILED first
-        recorder = MetadataRecorder(store, metadata_store.address)
+        # A rerun's cache lookups are answered by the previous run's records, its steps and
+        # its DAG execution, twice over for runs recorded in between.
+        recorder = MetadataRecorder(
+            store, metadata_store.address, cache_window=2 * (len(self.graph.steps) + 1)
+        )
         git = git_future.result()
         run = recorder.start_run(
             self.graph.name,
@@ -270,7 +271,7 @@ class LocalRun:
             "step_source": spec.source,
         }
         if spec.enable_cache and self._may_be_cached(spec, key):
-            hit = recorder.find_cached(key, window=self._cache_window)
+            hit = recorder.find_cached(key)
             if hit is not None and self._outputs_exist(spec, hit[1]):
                 recorder.record_cached(run, spec.name, properties, hit[0], inputs, hit[1])
                 for name, artifact in hit[1].items():
