@@ -3,8 +3,8 @@
 Step images are built from requirement names while Python code imports modules; the
 two differ (`import sklearn` is `scikit-learn`), so both the image builder and the
 import check translate through the metadata of the distributions installed where the
-pipeline is compiled. Everything is read from `importlib.metadata` (and parsed with `packaging`, pip's own
-parser); nothing is imported.
+pipeline is compiled. Everything is read from `importlib.metadata` and parsed with
+`packaging`, pip's own parser; nothing is imported.
 """
 
 from __future__ import annotations
@@ -105,7 +105,10 @@ def with_dependencies(names: set[str]) -> set[str]:
         except metadata.PackageNotFoundError:
             continue
         for spec in requires:
-            requirement = Requirement(spec)
+            try:
+                requirement = Requirement(spec)
+            except InvalidRequirement:  # a malformed Requires-Dist line names nothing to follow
+                continue
             if requirement.marker is not None and "extra" in str(requirement.marker):
                 continue
             dependency = canonical(requirement.name)
